@@ -1,0 +1,134 @@
+import Foundation
+import Yams
+
+extension PolicyDocument {
+  /// The largest document accepted, in bytes. A policy with 10,000 agents is a few MiB.
+  public static let maximumDocumentBytes = 64 << 20
+
+  public enum Format: Sendable {
+    case yaml
+    case json
+
+    /// JSON when the file name says so or the text starts with `{`; YAML otherwise.
+    public static func detect(fileName: String?, bytes: some Collection<UInt8>) -> Format {
+      if let fileName, fileName.lowercased().hasSuffix(".json") { return .json }
+      let first = bytes.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
+      return first == UInt8(ascii: "{") ? .json : .yaml
+    }
+  }
+
+  /// Decodes a document and rejects unknown fields. Does not validate rules; see `validate()`.
+  public static func decode(_ bytes: [UInt8], format: Format) throws(PolicyError) -> PolicyDocument {
+    guard bytes.count <= maximumDocumentBytes else {
+      throw PolicyError(
+        code: "policy_unreadable",
+        issues: [PolicyIssue(path: "", message: "document is larger than \(maximumDocumentBytes) bytes")]
+      )
+    }
+    let data = Data(bytes)
+    let document: PolicyDocument
+    let tree: PolicyValue
+    do {
+      switch format {
+      case .json:
+        let decoder = JSONDecoder()
+        document = try decoder.decode(PolicyDocument.self, from: data)
+        tree = try decoder.decode(PolicyValue.self, from: data)
+      case .yaml:
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+          throw PolicyError(
+            code: "policy_unreadable",
+            issues: [PolicyIssue(path: "", message: "document is not valid UTF-8")]
+          )
+        }
+        let decoder = YAMLDecoder()
+        document = try decoder.decode(PolicyDocument.self, from: text)
+        tree = try decoder.decode(PolicyValue.self, from: text)
+      }
+    } catch let error as PolicyError {
+      throw error
+    } catch let error as DecodingError {
+      throw PolicyError(code: "policy_unreadable", issues: [PolicyIssue(error)])
+    } catch {
+      throw PolicyError(
+        code: "policy_unreadable",
+        issues: [PolicyIssue(path: "", message: "not a readable \(format == .json ? "JSON" : "YAML") document: \(error)")]
+      )
+    }
+
+    // Re-encode what the model understood and compare keys: anything left over is unknown.
+    let known: PolicyValue
+    do {
+      known = try JSONDecoder().decode(PolicyValue.self, from: try JSONEncoder().encode(document))
+    } catch {
+      throw PolicyError(code: "policy_unreadable", issues: [PolicyIssue(path: "", message: "\(error)")])
+    }
+    let unknown = tree.unknownKeys(comparedTo: known)
+    guard unknown.isEmpty else {
+      throw PolicyError(
+        code: "policy_invalid",
+        issues: unknown.map { PolicyIssue(path: $0, message: "unknown field") }
+      )
+    }
+    return document
+  }
+
+  /// Decodes and validates. The result is ready to compile into a snapshot.
+  public static func load(_ bytes: [UInt8], format: Format) throws(PolicyError) -> PolicyDocument {
+    let document = try decode(bytes, format: format)
+    try document.validate()
+    return document
+  }
+
+  /// The document as JSON, with sorted keys so that equal documents give equal bytes.
+  public func jsonBytes(pretty: Bool = false) -> [UInt8] {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys]
+    // Encoding a value tree of strings, numbers and arrays cannot fail.
+    return (try? Array(encoder.encode(self))) ?? []
+  }
+}
+
+extension PolicyIssue {
+  init(_ error: DecodingError) {
+    switch error {
+    case .typeMismatch(let type, let context):
+      self.init(path: context.codingPath.policyPath, message: "expected \(Self.describe(type))")
+    case .valueNotFound(let type, let context):
+      self.init(path: context.codingPath.policyPath, message: "expected \(Self.describe(type)), found null")
+    case .keyNotFound(let key, let context):
+      self.init(path: (context.codingPath + [key]).policyPath, message: "required field is missing")
+    case .dataCorrupted(let context):
+      let message = context.underlyingError.map { "\($0)" } ?? context.debugDescription
+      self.init(path: context.codingPath.policyPath, message: message)
+    @unknown default:
+      self.init(path: "", message: "\(error)")
+    }
+  }
+
+  private static func describe(_ type: Any.Type) -> String {
+    switch type {
+    case is String.Type: "a string"
+    case is Int.Type: "an integer"
+    case is Bool.Type: "true or false"
+    case is [Any].Type: "a list"
+    default:
+      "\(type)".hasPrefix("Array") ? "a list" : (("\(type)".hasPrefix("Dictionary")) ? "a map" : "an object")
+    }
+  }
+}
+
+extension [any CodingKey] {
+  /// `missions[2].allow[0].to` from a decoder's coding path.
+  var policyPath: String {
+    var path = ""
+    for key in self {
+      if let index = key.intValue {
+        path += "[\(index)]"
+      } else {
+        path += path.isEmpty ? key.stringValue : ".\(key.stringValue)"
+      }
+    }
+    return path
+  }
+}

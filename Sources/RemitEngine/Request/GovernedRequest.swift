@@ -1,0 +1,91 @@
+/// What the engine decides on: the facts of one request, independent of Envoy's wire format.
+public struct GovernedRequest: Sendable {
+  /// `attributes.source.principal`; empty when the caller presented no certificate.
+  public var sourcePrincipal: String
+  /// `attributes.destination.principal`: the inbound sidecar's own identity.
+  public var destinationPrincipal: String
+  /// `attributes.destination.service`, used for TCP egress checks.
+  public var destinationService: String
+  /// `attributes.tls_session.sni`, used for TCP egress checks.
+  public var tlsServerName: String
+  /// Nil for a network (TCP) check.
+  public var http: HTTPRequest?
+
+  public init(
+    sourcePrincipal: String = "",
+    destinationPrincipal: String = "",
+    destinationService: String = "",
+    tlsServerName: String = "",
+    http: HTTPRequest? = nil
+  ) {
+    self.sourcePrincipal = sourcePrincipal
+    self.destinationPrincipal = destinationPrincipal
+    self.destinationService = destinationService
+    self.tlsServerName = tlsServerName
+    self.http = http
+  }
+
+  public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The request target as Envoy saw it, query included.
+    public var path: String
+    public var host: String
+    /// Lower-case names, as Envoy sends them (pseudo-headers included).
+    public var headers: [String: String]
+    public var body: [UInt8]
+
+    public init(method: String, path: String, host: String = "", headers: [String: String] = [:], body: [UInt8] = []) {
+      self.method = method
+      self.path = path
+      self.host = host
+      self.headers = headers
+      self.body = body
+    }
+
+    /// Envoy cut the body at `max_request_bytes` (`allow_partial_message`).
+    public var bodyIsPartial: Bool {
+      headers["x-envoy-auth-partial-body"]?.lowercased() == "true"
+    }
+
+    /// `application/json` or any `+json` media type.
+    public var hasJSONContentType: Bool {
+      guard let value = headers["content-type"] else { return false }
+      let mediaType = value.split(separator: ";", maxSplits: 1).first.map {
+        $0.trimmingCharacters(in: .whitespaces).lowercased()
+      }
+      guard let mediaType else { return false }
+      return mediaType == "application/json" || mediaType.hasSuffix("+json")
+    }
+
+    /// A `content-encoding` other than identity.
+    public var contentEncoding: String? {
+      guard let value = headers["content-encoding"]?.trimmingCharacters(in: .whitespaces).lowercased(),
+        !value.isEmpty, value != "identity"
+      else { return nil }
+      return value
+    }
+  }
+}
+
+extension Character {
+  static let whitespaces: Set<Character> = [" ", "\t"]
+}
+
+extension Substring {
+  func trimmingCharacters(in set: Set<Character>) -> Substring {
+    var slice = self[...]
+    while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
+    while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
+    return slice
+  }
+}
+
+extension String {
+  func trimmingCharacters(in set: Set<Character>) -> String {
+    String(self[...].trimmingCharacters(in: set))
+  }
+}
+
+extension Set where Element == Character {
+  static var whitespaces: Set<Character> { Character.whitespaces }
+}
