@@ -1,1 +1,3 @@
-print("remit")
+import RemitCLI
+
+await Remit.main()

@@ -1,0 +1,120 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Hummingbird
+import Logging
+import RemitEngine
+import ServiceLifecycle
+import Synchronization
+
+/// The mesh authorizer: the gRPC server (ext_authz + health), the policy source and the admin
+/// listener, run together in a `ServiceGroup` with graceful shutdown on SIGTERM and SIGINT.
+public struct Authorizer: Sendable {
+  public let configuration: AuthorizerConfiguration
+  public let store: SnapshotStore
+  public let logger: Logger
+  let decisionLog: DecisionLog
+  let grpcReady = ReadinessFlag()
+
+  public init(configuration: AuthorizerConfiguration, logger: Logger, decisionLogger: Logger? = nil) throws {
+    try configuration.validate()
+    self.configuration = configuration
+    self.store = SnapshotStore()
+    self.logger = logger
+    self.decisionLog = DecisionLog(logger: decisionLogger ?? logger)
+  }
+
+  /// Loads the policy (an invalid file at start is fatal), then serves until shutdown.
+  /// `onListening` receives the bound gRPC port (useful with port 0).
+  public func run(onListening: @Sendable @escaping (Int) -> Void = { _ in }) async throws {
+    let (snapshot, _) = try PolicyFileSource.load(path: configuration.policyFile)
+    store.replace(with: snapshot)
+    logger.info(
+      "policy loaded",
+      metadata: [
+        "path": "\(configuration.policyFile)", "policy_version": "\(snapshot.version)",
+        "agents": "\(snapshot.agentCount)",
+      ]
+    )
+
+    let transport = HTTP2ServerTransport.Posix(
+      address: .ipv4(host: configuration.listen.host == "localhost" ? "127.0.0.1" : configuration.listen.host, port: configuration.listen.port),
+      transportSecurity: .plaintext
+    )
+    let server = GRPCServer(
+      transport: transport,
+      services: [
+        CheckService(store: store, decisionLog: decisionLog),
+        HealthService(store: store),
+      ]
+    )
+    var services: [any Service] = [
+      GRPCServerService(server: server, logger: logger),
+      PolicyFileSource(
+        path: configuration.policyFile,
+        store: store,
+        pollInterval: configuration.policyPollInterval,
+        logger: logger
+      ),
+    ]
+    if let admin = configuration.adminListen {
+      services.append(AdminServer.application(address: admin, store: store, grpcReady: grpcReady, logger: logger))
+    }
+    let readiness = grpcReady
+    let listen = configuration.listen
+    let log = logger
+    services.append(
+      AfterStart {
+        let address = try await transport.listeningAddress
+        let port = address.ipv4?.port ?? address.ipv6?.port ?? listen.port
+        readiness.set(true)
+        log.info("remit serve ready", metadata: ["grpc_port": "\(port)", "listen": "\(listen.host)"])
+        onListening(port)
+      }
+    )
+    let group = ServiceGroup(
+      configuration: .init(
+        services: services.map { .init(service: $0) },
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger
+      )
+    )
+    try await group.run()
+  }
+}
+
+/// Runs the gRPC server as a service; graceful shutdown lets in-flight checks finish.
+struct GRPCServerService<Transport: ServerTransport>: Service {
+  let server: GRPCServer<Transport>
+  let logger: Logger
+
+  func run() async throws {
+    try await withGracefulShutdownHandler {
+      try await server.serve()
+    } onGracefulShutdown: {
+      server.beginGracefulShutdown()
+    }
+  }
+}
+
+/// A one-shot task run beside the others, then idle until shutdown.
+struct AfterStart: Service {
+  let body: @Sendable () async throws -> Void
+
+  init(_ body: @escaping @Sendable () async throws -> Void) {
+    self.body = body
+  }
+
+  func run() async throws {
+    try await body()
+    try? await gracefulShutdown()
+  }
+}
+
+/// Whether the gRPC listener is up; readiness needs it and a snapshot.
+final class ReadinessFlag: Sendable {
+  private let value = Mutex(false)
+
+  func set(_ ready: Bool) { value.withLock { $0 = ready } }
+
+  var isSet: Bool { value.withLock { $0 } }
+}

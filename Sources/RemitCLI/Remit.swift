@@ -1,0 +1,26 @@
+import ArgumentParser
+
+/// `remit`: the authorizer, offline checks and policy tools.
+public struct Remit: AsyncParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "remit",
+    abstract: "Keeps every AI agent inside its remit: an Envoy ext_authz authorizer for agent traffic in an Istio mesh.",
+    subcommands: [ServeCommand.self, CheckCommand.self, PolicyCommand.self]
+  )
+
+  public init() {}
+}
+
+/// Reads an option's value from the flag, else from a `REMIT_*` environment variable.
+func environmentFallback(_ value: String?, _ variable: String) -> String? {
+  if let value { return value }
+  guard let environment = getenv(variable) else { return nil }
+  let text = String(cString: environment)
+  return text.isEmpty ? nil : text
+}
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif

@@ -1,0 +1,339 @@
+import Testing
+
+@testable import RemitEngine
+
+@Suite struct DecisionEngineTests {
+  let engine = DecisionEngine()
+  let snapshot: PolicySnapshot
+
+  init() throws {
+    snapshot = try PolicyFixtures.snapshot()
+  }
+
+  static let agent = "spiffe://cluster.local/ns/agents/sa/checkout-bot"
+  static let inventory = "spiffe://cluster.local/ns/tools/sa/inventory"
+
+  static func mcp(
+    _ body: String,
+    from source: String = agent,
+    to destination: String = inventory,
+    headers: [String: String] = ["content-type": "application/json"]
+  ) -> GovernedRequest {
+    GovernedRequest(
+      sourcePrincipal: source,
+      destinationPrincipal: destination,
+      http: .init(method: "POST", path: "/mcp", host: "inventory", headers: headers, body: Array(body.utf8))
+    )
+  }
+
+  static func toolCall(_ name: String, id: String = "1") -> String {
+    #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"\#(name)","arguments":{"sku":"X-1"}}}"#
+  }
+
+  static func get(_ path: String, from source: String = agent, to destination: String) -> GovernedRequest {
+    GovernedRequest(
+      sourcePrincipal: source,
+      destinationPrincipal: destination,
+      http: .init(method: "GET", path: path, host: "x")
+    )
+  }
+
+  func decide(_ request: GovernedRequest, _ snapshot: PolicySnapshot? = nil) -> Decision {
+    engine.decide(request, snapshot: snapshot ?? self.snapshot, trace: true)
+  }
+
+  func expectDeny(_ request: GovernedRequest, _ reason: ReasonCode, sourceLocation: SourceLocation = #_sourceLocation) {
+    let decision = decide(request)
+    #expect(decision.verdict == .deny, "trace: \(decision.trace)", sourceLocation: sourceLocation)
+    #expect(decision.reason == reason, "trace: \(decision.trace)", sourceLocation: sourceLocation)
+  }
+
+  func expectAllow(_ request: GovernedRequest, sourceLocation: SourceLocation = #_sourceLocation) {
+    let decision = decide(request)
+    #expect(decision.verdict == .allow, "trace: \(decision.trace)", sourceLocation: sourceLocation)
+    #expect(decision.reason == nil, sourceLocation: sourceLocation)
+    #expect(decision.wouldDeny == nil, sourceLocation: sourceLocation)
+  }
+
+  // MARK: Snapshot and identity
+
+  @Test func noSnapshotIsPolicyUnavailable() {
+    let decision = engine.decide(Self.mcp(Self.toolCall("get_stock")), snapshot: nil)
+    #expect(decision.verdict == .deny)
+    #expect(decision.reason == .policyUnavailable)
+  }
+
+  @Test func missingPrincipalIsIdentityMissing() {
+    expectDeny(Self.mcp(Self.toolCall("get_stock"), from: ""), .identityMissing)
+  }
+
+  @Test func malformedOrForeignIdentitiesAreInvalid() {
+    expectDeny(Self.mcp(Self.toolCall("get_stock"), from: "spiffe://cluster.local/agents/checkout-bot"), .identityInvalid)
+    expectDeny(Self.mcp(Self.toolCall("get_stock"), from: "not a uri"), .identityInvalid)
+    expectDeny(Self.mcp(Self.toolCall("get_stock"), from: "spiffe://other.domain/ns/agents/sa/checkout-bot"), .identityInvalid)
+  }
+
+  @Test func unboundIdentityIsUnmappedUnlessRolloutAllows() throws {
+    let rogue = Self.mcp(Self.toolCall("get_stock"), from: "spiffe://cluster.local/ns/agents/sa/rogue")
+    expectDeny(rogue, .identityUnmapped)
+    let permissive = try PolicyFixtures.snapshot(
+      PolicyFixtures.basic.replacingOccurrences(of: "unmappedIdentity: deny", with: "unmappedIdentity: allow")
+    )
+    let decision = decide(rogue, permissive)
+    #expect(decision.verdict == .allow)
+    #expect(decision.findings == ["identity_unmapped_allowed"])
+    #expect(decision.agent == nil)
+  }
+
+  @Test func identityDenialsAreEnforcedEvenInObserveMode() {
+    // The observing agent's identity is in a foreign trust domain: never turned into an allow.
+    let foreign = Self.mcp(Self.toolCall("nope"), from: "spiffe://evil.example/ns/agents/sa/watcher")
+    expectDeny(foreign, .identityInvalid)
+  }
+
+  // MARK: Request hygiene
+
+  @Test func badPathsAreRequestInvalid() {
+    let tool = "spiffe://cluster.local/ns/tools/sa/catalog"
+    expectDeny(Self.get("/api/v1/items/../admin", to: tool), .requestInvalid)
+    expectDeny(Self.get("/api/v1/items/a%2Fb", to: tool), .requestInvalid)
+    var request = Self.get("/api/v1/items/1", to: tool)
+    request.http?.method = "get"
+    expectDeny(request, .requestInvalid)
+  }
+
+  @Test func missingOrInvalidDestinationIsRequestInvalid() {
+    expectDeny(Self.mcp(Self.toolCall("get_stock"), to: ""), .requestInvalid)
+    expectDeny(Self.mcp(Self.toolCall("get_stock"), to: "spiffe://other/ns/tools/sa/inventory"), .requestInvalid)
+  }
+
+  // MARK: MCP scope
+
+  @Test func inScopeToolCallIsAllowed() {
+    let decision = decide(Self.mcp(Self.toolCall("get_stock")))
+    #expect(decision.verdict == .allow)
+    #expect(decision.agent == "checkout-bot")
+    #expect(decision.kind == .eastWest)
+    #expect(decision.destination == "tools/inventory")
+    #expect(decision.tool == "get_stock")
+    #expect(decision.rpcMethod == "tools/call")
+    #expect(decision.policyVersion == "7")
+    expectAllow(Self.mcp(Self.toolCall("reserve_item")))
+  }
+
+  @Test func outOfScopeToolIsDeniedWithTheRequestID() {
+    let decision = decide(Self.mcp(Self.toolCall("delete_all", id: "\"abc\"")))
+    #expect(decision.verdict == .deny)
+    #expect(decision.reason == .scopeToolDenied)
+    #expect(decision.jsonRPC == .init(isBatch: false, ids: ["\"abc\""]))
+    #expect(decision.tool == "delete_all")
+  }
+
+  @Test func resourcesPromptsAndMethods() {
+    func call(_ method: String, _ params: String) -> GovernedRequest {
+      Self.mcp(#"{"jsonrpc":"2.0","id":1,"method":"\#(method)","params":\#(params)}"#)
+    }
+    expectAllow(call("resources/read", #"{"uri":"inventory://items/42"}"#))
+    expectDeny(call("resources/read", #"{"uri":"file:///etc/passwd"}"#), .scopeToolDenied)
+    expectAllow(call("prompts/get", #"{"name":"summary"}"#))
+    expectDeny(call("prompts/get", #"{"name":"other"}"#), .scopeToolDenied)
+    expectAllow(call("tools/list", "{}"))
+    expectDeny(call("resources/list", "{}"), .scopeToolDenied)
+    expectDeny(call("prompts/list", "{}"), .scopeToolDenied)
+    expectAllow(call("initialize", #"{"protocolVersion":"2025-06-18"}"#))
+    expectAllow(call("ping", "{}"))
+    expectAllow(Self.mcp(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#))
+    expectAllow(Self.mcp(#"{"jsonrpc":"2.0","id":3,"result":{}}"#))
+  }
+
+  @Test func toolCallWithoutANameIsMalformed() {
+    expectDeny(Self.mcp(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#), .bodyMalformed)
+    expectDeny(Self.mcp(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":5}}"#), .bodyMalformed)
+  }
+
+  @Test func aMethodGlobNeverGrantsTools() throws {
+    let policy = try PolicyFixtures.snapshot(
+      PolicyFixtures.basic.replacingOccurrences(of: "methods: [tools/list]", with: "methods: [\"*\"]")
+    )
+    let decision = decide(Self.mcp(Self.toolCall("delete_all")), policy)
+    #expect(decision.reason == .scopeToolDenied)
+  }
+
+  @Test func everyBatchElementMustPass() {
+    let good = Self.toolCall("get_stock", id: "1")
+    let bad = Self.toolCall("delete_all", id: "2")
+    let decision = decide(Self.mcp("[\(good),\(bad)]"))
+    #expect(decision.reason == .scopeToolDenied)
+    #expect(decision.jsonRPC == .init(isBatch: true, ids: ["1", "2"]))
+    expectAllow(Self.mcp("[\(good),\(Self.toolCall("reserve_x", id: "3"))]"))
+  }
+
+  @Test func malformedJSONToAnMCPDestinationIsBodyMalformed() {
+    let decision = decide(Self.mcp(#"{"jsonrpc":"2.0","id":1,"method":"tools/call""#))
+    #expect(decision.reason == .bodyMalformed)
+    #expect(decision.jsonRPC == .init(isBatch: false, ids: ["null"]))
+    expectDeny(Self.mcp(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_stock","name":"delete_all"}}"#), .bodyMalformed)
+    expectDeny(Self.mcp(String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)), .bodyMalformed)
+    expectDeny(Self.mcp(#"{"method":"tools/call","id":1,"params":{"name":"delete_all"}}"#), .bodyMalformed)
+  }
+
+  @Test func escapedToolNamesAreDecodedBeforeMatching() {
+    // `\u0064elete_all` is `delete_all`: the tool sees the decoded name, so must the engine.
+    expectDeny(Self.mcp(Self.toolCall(#"\u0064elete_all"#)), .scopeToolDenied)
+    expectAllow(Self.mcp(Self.toolCall(#"get_\u0073tock"#)))
+  }
+
+  @Test func nonJSONToAnMCPOnlyDestinationIsARouteDenial() {
+    expectDeny(Self.mcp(Self.toolCall("delete_all"), headers: ["content-type": "text/plain"]), .scopeRouteDenied)
+    expectDeny(Self.mcp(Self.toolCall("delete_all"), headers: [:]), .scopeRouteDenied)
+  }
+
+  @Test func encodedBodiesAreRefusedUntilTheyCanBeRead() {
+    let headers = ["content-type": "application/json", "content-encoding": "gzip"]
+    expectDeny(Self.mcp(Self.toolCall("get_stock"), headers: headers), .bodyMalformed)
+  }
+
+  @Test func truncatedBodies() throws {
+    let headers = ["content-type": "application/json", "x-envoy-auth-partial-body": "true"]
+    expectDeny(Self.mcp(Self.toolCall("get_stock"), headers: headers), .bodyTruncated)
+    let partial = try PolicyFixtures.snapshot(
+      PolicyFixtures.basic.replacingOccurrences(of: "truncatedBody: deny", with: "truncatedBody: inspect-partial")
+    )
+    let complete = decide(Self.mcp(Self.toolCall("get_stock"), headers: headers), partial)
+    #expect(complete.verdict == .allow)
+    #expect(complete.findings == ["body_truncated"])
+    let cut = decide(Self.mcp(String(Self.toolCall("get_stock").dropLast(5)), headers: headers), partial)
+    #expect(cut.reason == .bodyMalformed)
+    #expect(cut.findings == ["body_truncated"])
+  }
+
+  // MARK: Destinations and HTTP routes
+
+  @Test func destinationOutsideTheMissionIsDenied() {
+    expectDeny(Self.mcp(Self.toolCall("get_stock"), to: "spiffe://cluster.local/ns/tools/sa/payments"), .scopeDestinationDenied)
+  }
+
+  @Test func agentWithoutAMissionIsDeniedEverything() {
+    expectDeny(Self.mcp(Self.toolCall("get_stock"), from: "spiffe://cluster.local/ns/agents/sa/idle"), .scopeDestinationDenied)
+  }
+
+  @Test func httpRoutes() {
+    let catalog = "spiffe://cluster.local/ns/tools/sa/catalog"
+    expectAllow(Self.get("/api/v1/items/42", to: catalog))
+    expectAllow(Self.get("/api/v1/items/42?expand=1", to: catalog))
+    expectAllow(Self.get("/api/v1/%69tems/42", to: catalog))
+    expectDeny(Self.get("/api/v1/items/42/secret", to: catalog), .scopeRouteDenied)
+    expectDeny(Self.get("/api/v1/orders/1", to: catalog), .scopeRouteDenied)
+    var post = Self.get("/api/v1/orders/1/lines/2", to: catalog)
+    post.http?.method = "POST"
+    expectAllow(post)
+    post.http?.method = "DELETE"
+    expectDeny(post, .scopeRouteDenied)
+  }
+
+  @Test func restJSONToAnHTTPDestinationUsesRoutes() {
+    let catalog = "spiffe://cluster.local/ns/tools/sa/catalog"
+    var request = Self.mcp(#"{"sku":"X"}"#, to: catalog)
+    request.http?.path = "/api/v1/orders/new"
+    expectAllow(request)
+  }
+
+  @Test func wholeDestinationGrantAllowsAnything() {
+    let everything = "spiffe://cluster.local/ns/tools/sa/everything"
+    expectAllow(Self.get("/anything", to: everything))
+    expectAllow(Self.mcp(Self.toolCall("whatever"), to: everything))
+  }
+
+  @Test func wildcardDestinations() {
+    let planner = "spiffe://cluster.local/ns/planning/sa/planner"
+    expectAllow(Self.mcp(Self.toolCall("search"), from: planner, to: "spiffe://cluster.local/ns/tools/sa/anything"))
+    expectDeny(Self.mcp(Self.toolCall("other"), from: planner, to: "spiffe://cluster.local/ns/tools/sa/anything"), .scopeToolDenied)
+    expectDeny(Self.mcp(Self.toolCall("search"), from: planner, to: "spiffe://cluster.local/ns/other/sa/x"), .scopeDestinationDenied)
+  }
+
+  @Test func tcpChecksToRestrictedDestinationsAreDenied() {
+    let request = GovernedRequest(sourcePrincipal: Self.agent, destinationPrincipal: Self.inventory)
+    expectDeny(request, .scopeRouteDenied)
+  }
+
+  // MARK: A2A and egress
+
+  @Test func a2aHopsUseA2AMethods() {
+    let planner = "spiffe://cluster.local/ns/agents/sa/planner"
+    func send(_ method: String) -> GovernedRequest {
+      Self.mcp(#"{"jsonrpc":"2.0","id":1,"method":"\#(method)","params":{}}"#, to: planner)
+    }
+    let decision = decide(send("message/send"))
+    #expect(decision.kind == .a2a)
+    #expect(decision.verdict == .allow)
+    expectAllow(send("tasks/get"))
+    expectDeny(send("tools/call"), .scopeToolDenied)
+    // A bound agent outside a2aNamespaces is still an A2A destination.
+    let bound = Self.mcp(Self.toolCall("x"), to: "spiffe://cluster.local/ns/planning/sa/planner")
+    #expect(decide(bound).kind == .a2a)
+  }
+
+  @Test func egressHosts() {
+    let gateway = "spiffe://cluster.local/ns/istio-system/sa/istio-egressgateway-service-account"
+    func egress(host: String = "", sni: String = "") -> GovernedRequest {
+      GovernedRequest(
+        sourcePrincipal: Self.agent,
+        destinationPrincipal: gateway,
+        tlsServerName: sni,
+        http: host.isEmpty ? nil : .init(method: "GET", path: "/v1/charges", host: host)
+      )
+    }
+    let decision = decide(egress(host: "api.stripe.com"))
+    #expect(decision.kind == .egress)
+    #expect(decision.verdict == .allow)
+    expectAllow(egress(host: "API.Stripe.com:443"))
+    expectAllow(egress(host: "eu.payments.example.com"))
+    expectAllow(egress(sni: "api.stripe.com"))
+    expectAllow(egress(host: "203.0.113.10"))
+    expectDeny(egress(host: "payments.example.com"), .egressHostDenied)
+    expectDeny(egress(host: "evil.example"), .egressHostDenied)
+    expectDeny(egress(sni: "evil.example"), .egressHostDenied)
+    expectDeny(egress(), .egressHostDenied)
+  }
+
+  // MARK: Observe mode and header hygiene
+
+  @Test func observeModeAllowsAndRecordsWouldDeny() {
+    let watcher = "spiffe://cluster.local/ns/agents/sa/watcher"
+    let decision = decide(Self.mcp(Self.toolCall("delete_all"), from: watcher))
+    #expect(decision.verdict == .allow)
+    #expect(decision.reason == nil)
+    #expect(decision.wouldDeny == .scopeToolDenied)
+    #expect(decision.mode == .observe)
+    let allowed = decide(Self.mcp(Self.toolCall("get_stock"), from: watcher))
+    #expect(allowed.verdict == .allow)
+    #expect(allowed.wouldDeny == nil)
+  }
+
+  @Test func spoofableHeadersAreRemovedOnAllow() {
+    let headers = [
+      "content-type": "application/json",
+      "x-remit-reason": "forged",
+      "x-remit-agent": "admin",
+      "x-remit-delegation-chain-id": "chain-1",
+    ]
+    let decision = decide(Self.mcp(Self.toolCall("get_stock"), headers: headers))
+    #expect(decision.verdict == .allow)
+    #expect(decision.headersToRemove == ["x-remit-agent", "x-remit-reason"])
+    #expect(decision.chainID == "chain-1")
+  }
+
+  @Test func traceExplainsTheDecision() {
+    let decision = decide(Self.mcp(Self.toolCall("delete_all")))
+    #expect(decision.trace.map(\.step) == ["snapshot", "identity", "classify", "scope"])
+    #expect(decision.trace.last?.outcome == "scope_tool_denied")
+    let untraced = engine.decide(Self.mcp(Self.toolCall("delete_all")), snapshot: snapshot)
+    #expect(untraced.trace.isEmpty)
+  }
+
+  @Test func decisionsNeverCarryArgumentValues() {
+    let decision = decide(Self.mcp(Self.toolCall("delete_all")))
+    let text = "\(decision)"
+    #expect(!text.contains("X-1"))
+  }
+}

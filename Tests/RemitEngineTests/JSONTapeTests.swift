@@ -1,0 +1,171 @@
+import Foundation
+import Testing
+
+@testable import RemitEngine
+
+@Suite struct JSONTapeTests {
+  func parse(_ text: String) throws -> JSONTape { try JSONTape(parsing: Array(text.utf8)) }
+
+  @Test(arguments: [
+    #"{}"#, #"[]"#, #"0"#, #"-0.5e+10"#, #""a""#, #"true"#, #"null"#,
+    #"{"a":[1,2,{"b":null}],"c":"\u00e9\ud83d\ude00"}"#,
+    " \n\t{ \"a\" : 1 } \r\n",
+    #"{"k":"caf\u00e9","é":"ü"}"#,
+  ])
+  func acceptsValidJSON(_ text: String) throws {
+    _ = try parse(text)
+    // Foundation agrees that these are valid.
+    _ = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+  }
+
+  @Test(arguments: [
+    "", " ", "{", "}", "[1,]", "{\"a\":1,}", "{a:1}", "{'a':1}", "01", "1.", ".5", "-", "1e", "+1",
+    "tru", "nul", "[1 2]", "{\"a\" 1}", "\"abc", "\"a\u{1}b\"", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"",
+    "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\u0000\"", "[] []", "NaN", "Infinity", "{\"a\":1}x",
+  ])
+  func rejectsInvalidJSON(_ text: String) {
+    #expect(throws: JSONTape.Failure.self) { try parse(text) }
+  }
+
+  @Test func rejectsInvalidUTF8() {
+    for bytes: [UInt8] in [
+      [0x22, 0xC0, 0xAF, 0x22],  // overlong '/'
+      [0x22, 0xED, 0xA0, 0x80, 0x22],  // UTF-16 surrogate encoded
+      [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22],  // above U+10FFFF
+      [0x22, 0xE2, 0x82, 0x22],  // truncated sequence
+      [0x22, 0x80, 0x22],  // lone continuation
+      [0x22, 0xFF, 0x22],
+    ] {
+      #expect(throws: JSONTape.Failure.self) { try JSONTape(parsing: bytes) }
+    }
+  }
+
+  @Test func boundsNestingDepth() throws {
+    let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+    let failure = try #require(throws: JSONTape.Failure.self) { try parse(deep) }
+    #expect(failure.reason.contains("nesting"))
+    _ = try JSONTape(parsing: Array((String(repeating: "[", count: 64) + String(repeating: "]", count: 64)).utf8))
+  }
+
+  @Test func boundsNodeCount() {
+    let many = "[" + Array(repeating: "1", count: 1000).joined(separator: ",") + "]"
+    #expect(throws: JSONTape.Failure.self) {
+      try JSONTape(parsing: Array(many.utf8), limits: .init(maximumDepth: 64, maximumNodes: 500))
+    }
+  }
+
+  @Test func rejectsDuplicateKeysIncludingEscapedSpellings() throws {
+    #expect(throws: JSONTape.Failure.self) { try parse(#"{"name":"a","name":"b"}"#) }
+    #expect(throws: JSONTape.Failure.self) { try parse(#"{"name":"a","na\u006de":"b"}"#) }
+    #expect(throws: JSONTape.Failure.self) { try parse(#"{"x":{"k":1,"k":2}}"#) }
+    let wide = (0..<40).map { "\"k\($0)\":\($0)" } + ["\"k7\":0"]
+    #expect(throws: JSONTape.Failure.self) { try parse("{" + wide.joined(separator: ",") + "}") }
+    _ = try parse("{" + (0..<40).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + "}")
+  }
+
+  @Test func readsStringsAndMembers() throws {
+    let tape = try parse(#"{"params":{"name":"get_\u0073tock","n":1},"id":"a\"b"}"#)
+    let params = try #require(tape.value(forKey: "params", inObject: tape.root))
+    let name = try #require(tape.value(forKey: "name", inObject: params))
+    #expect(tape.string(name) == "get_stock")
+    #expect(tape.stringEquals(name, "get_stock"))
+    let id = try #require(tape.value(forKey: "id", inObject: tape.root))
+    #expect(tape.rawText(id) == #""a\"b""#)
+    #expect(tape.string(id) == "a\"b")
+    #expect(tape.value(forKey: "missing", inObject: tape.root) == nil)
+  }
+
+  @Test func decodesSurrogatePairs() throws {
+    let tape = try parse(#""\ud83d\ude00x""#)
+    #expect(tape.string(tape.root) == "😀x")
+  }
+
+  /// Differential check against Foundation on generated documents.
+  @Test func agreesWithFoundationOnGeneratedDocuments() throws {
+    var generator = SystemRandomNumberGenerator()
+    let atoms = ["1", "-2.5e3", "\"s\"", "\"\\u00e9\"", "true", "false", "null", "{}", "[]", "\"a\\nb\""]
+    for _ in 0..<300 {
+      var text = ""
+      func value(_ depth: Int) {
+        switch Int.random(in: 0..<(depth > 4 ? 1 : 3), using: &generator) {
+        case 1:
+          text += "["
+          for index in 0..<Int.random(in: 0..<4, using: &generator) {
+            if index > 0 { text += "," }
+            value(depth + 1)
+          }
+          text += "]"
+        case 2:
+          text += "{"
+          for index in 0..<Int.random(in: 0..<4, using: &generator) {
+            if index > 0 { text += "," }
+            text += "\"k\(index)\":"
+            value(depth + 1)
+          }
+          text += "}"
+        default:
+          text += atoms.randomElement(using: &generator) ?? "1"
+        }
+      }
+      value(0)
+      // Corrupt some documents by dropping a byte.
+      if Bool.random(using: &generator), text.count > 1 {
+        var characters = Array(text)
+        characters.remove(at: Int.random(in: 0..<characters.count, using: &generator))
+        text = String(characters)
+      }
+      let ours = (try? parse(text)) != nil
+      let foundation = (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) != nil
+      #expect(ours == foundation, "disagreement on \(text)")
+    }
+  }
+}
+
+@Suite struct JSONRPCPayloadTests {
+  func payload(_ text: String) throws -> JSONRPCPayload {
+    try JSONRPCPayload(tape: JSONTape(parsing: Array(text.utf8)))
+  }
+
+  @Test func readsARequest() throws {
+    let payload = try payload(#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_stock"}}"#)
+    #expect(!payload.isBatch)
+    let message = try #require(payload.messages.first)
+    #expect(message.kind == .request)
+    #expect(message.method == "tools/call")
+    #expect(message.idJSON == "7")
+    #expect(payload.paramString(message, "name") == "get_stock")
+  }
+
+  @Test func readsNotificationsResponsesAndBatches() throws {
+    let batch = try payload(
+      #"[{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":"x","result":{}}]"#
+    )
+    #expect(batch.isBatch)
+    #expect(batch.messages.map(\.kind) == [.notification, .response])
+    #expect(batch.messages[1].idJSON == "\"x\"")
+  }
+
+  @Test(arguments: [
+    #"{"id":1,"method":"tools/call"}"#,
+    #"{"jsonrpc":"1.0","id":1,"method":"x"}"#,
+    #"{"jsonrpc":"2.0","id":{},"method":"x"}"#,
+    #"{"jsonrpc":"2.0","id":1,"method":5}"#,
+    #"{"jsonrpc":"2.0","id":1,"method":""}"#,
+    #"{"jsonrpc":"2.0","id":1,"method":"x","params":"str"}"#,
+    #"{"jsonrpc":"2.0","id":1}"#,
+    #"{"jsonrpc":"2.0","id":1,"result":1,"error":{}}"#,
+    #"{"jsonrpc":"2.0","result":1}"#,
+    #"[]"#,
+    #"[1]"#,
+    #""str""#,
+  ])
+  func rejectsMalformedMessages(_ text: String) {
+    #expect(throws: JSONRPCPayload.Failure.self) { try payload(text) }
+  }
+
+  @Test func boundsBatchSize() {
+    let element = #"{"jsonrpc":"2.0","method":"ping","id":1}"#
+    let text = "[" + Array(repeating: element, count: JSONRPCPayload.maximumBatchSize + 1).joined(separator: ",") + "]"
+    #expect(throws: JSONRPCPayload.Failure.self) { try payload(text) }
+  }
+}
