@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs Remit's whole test suite on a fresh machine (this is what .ci/run calls):
+#   1. installs what the tests need (Python venv with Envoy 1.40, xds-protos, grpcio; see
+#      scripts/e2e-env.sh),
+#   2. builds the package and runs the Swift test suites (swift-testing),
+#   3. runs the end-to-end suite through real Envoy sidecars against the `remit` binary.
+# Exit code is non-zero if anything failed. Set REMIT_SKIP_E2E=1 to run only the Swift suites
+# while developing (CI never sets it).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+step() { printf '\n==> %s\n' "$*"; }
+failures=()
+
+step "environment"
+bash scripts/e2e-env.sh
+
+step "swift build (debug, with tests)"
+swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Write|Linking)' || true
+# grep swallowed the exit status: build again to get it (a no-op when the first build succeeded).
+swift build --build-tests >/dev/null
+
+step "swift test"
+set +e
+swift test --skip-build 2>&1 | tee /tmp/remit-swift-test.log
+swift_status=${PIPESTATUS[0]}
+set -e
+[ "$swift_status" -eq 0 ] || failures+=("swift test")
+# swift-testing's closing line: "Test run with N tests in M suites passed|failed ... (with K issues)".
+swift_total=$(grep -oE 'Test run with [0-9]+ test' /tmp/remit-swift-test.log | tail -1 | grep -oE '[0-9]+' || echo 0)
+swift_failed=$(grep -cE '^✘ Test .*(failed|recorded)' /tmp/remit-swift-test.log || true)
+
+if [ "${REMIT_SKIP_E2E:-0}" != 1 ]; then
+  step "end-to-end through real Envoy"
+  export REMIT_BIN="$REPO/.build/debug/remit"
+  set +e
+  bash Tests/e2e/run.sh 2>&1 | tee /tmp/remit-e2e.log
+  e2e_status=${PIPESTATUS[0]}
+  set -e
+  [ "$e2e_status" -eq 0 ] || failures+=("e2e")
+  e2e_passed=$(grep -oE '[0-9]+ passed' /tmp/remit-e2e.log | tail -1 | grep -oE '[0-9]+' || echo 0)
+  e2e_failed=$(grep -oE '[0-9]+ (failed|error)' /tmp/remit-e2e.log | tail -1 | grep -oE '[0-9]+' || echo 0)
+fi
+
+passed=$(( swift_total - swift_failed + ${e2e_passed:-0} ))
+failed=$(( swift_failed + ${e2e_failed:-0} ))
+if [ "${#failures[@]}" -gt 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+
+if [ "${#failures[@]}" -gt 0 ]; then
+  printf '\nFAILED: %s\n' "${failures[*]}"
+  echo "remit: $passed passed, $failed failed"
+  exit 1
+fi
+printf '\nAll test suites passed.\n'
+echo "remit: $passed passed, $failed failed"
