@@ -267,7 +267,7 @@ import Testing
     #expect(decision.kind == .a2a)
     #expect(decision.verdict == .allow)
     expectAllow(send("tasks/get"))
-    expectDeny(send("tools/call"), .scopeToolDenied)
+    expectDeny(Self.mcp(Self.toolCall("get_stock"), to: planner), .scopeToolDenied)
     // A bound agent outside a2aNamespaces is still an A2A destination.
     let bound = Self.mcp(Self.toolCall("x"), to: "spiffe://cluster.local/ns/planning/sa/planner")
     #expect(decide(bound).kind == .a2a)
