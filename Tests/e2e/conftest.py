@@ -23,6 +23,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support import policies  # noqa: E402
+from support.diag import add_diagnostics  # noqa: E402
 from support.echo_upstream import EchoUpstream  # noqa: E402
 from support.envoy import Envoy, client_sidecar_config, envoy_binary, server_sidecar_config  # noqa: E402
 from support.noop_authz import NoopAuthz  # noqa: E402
@@ -98,11 +99,7 @@ def pytest_runtest_makereport(item, call):
                 rep.sections.append((f"e2e diagnostics: {name}", f"<failed: {exc!r}>"))
 
 
-def _add_diag(request, name, fn):
-    node = request.node
-    if not hasattr(node, "_e2e_diagnostics"):
-        node._e2e_diagnostics = []
-    node._e2e_diagnostics.append((name, fn))
+_add_diag = add_diagnostics
 
 
 def pytest_configure(config):
@@ -286,3 +283,22 @@ def noop_authz(request, authz_port):
     _add_diag(request, "noop authz", lambda: f"{stub.count} checks")
     yield stub
     stub.stop()
+
+
+@pytest.fixture(scope="module")
+def module_remit(request, e2e_dir, authz_port):
+    """One Remit with the default policy for a whole module (on the sidecar's authorizer port)."""
+    try:
+        binary = require_remit_binary()
+    except RemitMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-120:]
+    wait_port_free(authz_port)
+    r = Remit(e2e_dir / "modules" / name, authz_port, binary=binary)
+    try:
+        r.start(policies.default_policy_yaml())
+    except Exception as exc:  # noqa: BLE001
+        r.stop()
+        pytest.fail(str(exc), pytrace=False)
+    yield r
+    r.stop()

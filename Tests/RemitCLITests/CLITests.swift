@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Testing
+
+@testable import RemitCLI
+
+@Suite struct CLITests {
+  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+  static let examplePolicy = repository.appendingPathComponent("examples/policy.yaml").path
+
+  /// Runs a command line and returns its exit code.
+  func exitCode(_ arguments: [String]) async -> Int32 {
+    do {
+      var command = try Remit.parseAsRoot(arguments)
+      if var asyncCommand = command as? any AsyncParsableCommand {
+        try await asyncCommand.run()
+      } else {
+        try command.run()
+      }
+      return 0
+    } catch let exit as ExitCode {
+      return exit.rawValue
+    } catch {
+      return Remit.exitCode(for: error).rawValue
+    }
+  }
+
+  @Test func theExamplePolicyValidates() async {
+    #expect(await exitCode(["policy", "validate", Self.examplePolicy]) == 0)
+  }
+
+  @Test func anInvalidPolicyExitsOne() async throws {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml")
+    try Data("apiVersion: remit/v1\nkind: Policy\nagents: [{id: a, meshIdentity: {namespace: x}}]\n".utf8).write(to: file)
+    defer { try? FileManager.default.removeItem(at: file) }
+    #expect(await exitCode(["policy", "validate", file.path]) == 1)
+    #expect(await exitCode(["check", "--policy", file.path, "--request", file.path]) == 2)
+  }
+
+  /// Every example request says in its name what Remit must decide.
+  static let expectations: [String: Int32] = [
+    "tools-call-allowed": 0, "tools-call-denied": 3, "tools-list-allowed": 0, "batch-denied": 3,
+    "identity-missing": 3, "identity-unmapped": 3, "identity-foreign-trust-domain": 3,
+    "observe-mode-would-deny": 0, "route-allowed": 0, "route-denied": 3, "path-traversal": 3,
+    "destination-denied": 3, "a2a-allowed": 0, "egress-allowed": 0, "egress-denied": 3, "body-truncated": 3,
+    "body-malformed": 3,
+  ]
+
+  @Test(arguments: expectations.keys.sorted())
+  func exampleRequestsDecideAsNamed(_ name: String) async {
+    let request = Self.repository.appendingPathComponent("examples/requests/\(name).json").path
+    #expect(await exitCode(["check", "--policy", Self.examplePolicy, "--request", request]) == Self.expectations[name])
+  }
+
+  @Test func everyExampleRequestHasAnExpectation() throws {
+    let files = try FileManager.default.contentsOfDirectory(atPath: Self.repository.appendingPathComponent("examples/requests").path)
+    let names = Set(files.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) })
+    #expect(names == Set(Self.expectations.keys))
+  }
+
+  @Test func badRequestFilesExitTwo() async throws {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("req-\(UUID().uuidString).json")
+    try Data("{not json".utf8).write(to: file)
+    defer { try? FileManager.default.removeItem(at: file) }
+    #expect(await exitCode(["check", "--policy", Self.examplePolicy, "--request", file.path]) == 2)
+    #expect(await exitCode(["check", "--policy", Self.examplePolicy, "--request", "/nonexistent"]) == 2)
+  }
+}
