@@ -37,7 +37,7 @@ public struct Authorizer: Sendable {
     )
 
     let transport = HTTP2ServerTransport.Posix(
-      address: .ipv4(host: configuration.listen.host == "localhost" ? "127.0.0.1" : configuration.listen.host, port: configuration.listen.port),
+      address: configuration.listen.socketAddress,
       transportSecurity: .plaintext
     )
     let server = GRPCServer(

@@ -1,3 +1,6 @@
+import GRPCNIOTransportCore
+import RemitEngine
+
 /// A `HOST:PORT` listen address, with the rule that plaintext serves only loopback.
 public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
   public var host: String
@@ -40,6 +43,12 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
   }
 
   public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+  /// The gRPC transport's address; `localhost` binds the IPv4 loopback.
+  var socketAddress: GRPCNIOTransportCore.SocketAddress {
+    if host == "localhost" { return .ipv4(host: "127.0.0.1", port: port) }
+    return host.contains(":") ? .ipv6(host: host, port: port) : .ipv4(host: host, port: port)
+  }
 }
 
 /// A configuration the authorizer refuses to start with, and why.

@@ -49,7 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
     logger.logLevel = level
     do {
       try await Authorizer(configuration: configuration, logger: logger).run()
-    } catch let error as PolicyErrorDescribable {
+    } catch let error as any PolicyErrorDescribable {
       logger.critical("cannot start: policy file is invalid", metadata: ["errors": .array(error.lines.map { .string($0) })])
       throw ExitCode(1)
     } catch let error as ConfigurationError {
@@ -76,7 +76,7 @@ struct StandardError: TextOutputStream {
     var string = string
     string.withUTF8 { buffer in
       guard let base = buffer.baseAddress else { return }
-      _ = fwrite(base, 1, buffer.count, stderr)
+      _ = Glibc.write(STDERR_FILENO, base, buffer.count)
     }
   }
 }

@@ -104,7 +104,10 @@ import Testing
     #expect(header?.header.key == "authorization")
     #expect(header?.hasAppend == true)
     #expect(header?.append.value == false)
-    #expect(!response.hasDeniedResponse)
+    guard case .okResponse = response.httpResponse else {
+      Issue.record("expected ok_response")
+      return
+    }
   }
 
   @Test func denyIsPermissionDeniedWith403HeadersAndAJSONRPCError() throws {

@@ -1,3 +1,0 @@
-import RemitCLI
-
-await Remit.main()
