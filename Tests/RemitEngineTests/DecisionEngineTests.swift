@@ -85,6 +85,17 @@ import Testing
     #expect(decision.agent == nil)
   }
 
+  @Test func earlyDenialsOfJSONRPCCallsStillCarryTheRequestID() {
+    let rogue = decide(Self.mcp(Self.toolCall("get_stock", id: "77"), from: "spiffe://cluster.local/ns/agents/sa/rogue"))
+    #expect(rogue.reason == .identityUnmapped)
+    #expect(rogue.jsonRPC == .init(isBatch: false, ids: ["77"]))
+    let missing = decide(Self.mcp(Self.toolCall("get_stock", id: "\"x\""), from: ""))
+    #expect(missing.jsonRPC == .init(isBatch: false, ids: ["\"x\""]))
+    // Not JSON-RPC: no JSON-RPC reply.
+    let plain = decide(Self.get("/x", from: "", to: Self.inventory))
+    #expect(plain.jsonRPC == nil)
+  }
+
   @Test func identityDenialsAreEnforcedEvenInObserveMode() {
     // The observing agent's identity is in a foreign trust domain: never turned into an allow.
     let foreign = Self.mcp(Self.toolCall("nope"), from: "spiffe://evil.example/ns/agents/sa/watcher")

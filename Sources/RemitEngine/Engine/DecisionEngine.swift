@@ -21,7 +21,24 @@ public struct DecisionEngine: Sendable {
   public func decide(_ request: GovernedRequest, snapshot: PolicySnapshot?, trace: Bool = false) -> Decision {
     var evaluation = Evaluation(request: request, tracing: trace)
     evaluate(&evaluation, snapshot: snapshot)
-    return evaluation.finish()
+    var decision = evaluation.finish()
+    if decision.verdict == .deny && decision.jsonRPC == nil {
+      decision.jsonRPC = replyContext(for: request)
+    }
+    return decision
+  }
+
+  /// A request denied before its body was read (an identity denial, say) still gets a JSON-RPC
+  /// error carrying its id when it is a JSON-RPC call. Only on the deny path, so it costs allows
+  /// nothing.
+  func replyContext(for request: GovernedRequest) -> Decision.JSONRPCReply? {
+    guard let http = request.http, http.hasJSONContentType, !http.body.isEmpty, http.contentEncoding == nil,
+      http.body.count <= configuration.maximumJSONBodyBytes,
+      let tape = try? JSONTape(parsing: http.body, limits: configuration.jsonLimits),
+      JSONRPCPayload.looksLikeJSONRPC(tape),
+      let payload = try? JSONRPCPayload(tape: tape)
+    else { return nil }
+    return .init(isBatch: payload.isBatch, ids: payload.messages.compactMap(\.idJSON))
   }
 
   private func evaluate(_ run: inout Evaluation, snapshot: PolicySnapshot?) {
