@@ -76,6 +76,8 @@ import Testing
   @Test func unboundIdentityIsUnmappedUnlessRolloutAllows() throws {
     let rogue = Self.mcp(Self.toolCall("get_stock"), from: "spiffe://cluster.local/ns/agents/sa/rogue")
     expectDeny(rogue, .identityUnmapped)
+    #expect(decide(rogue).destination == "tools/inventory")
+    #expect(decide(rogue).method == "POST")
     let permissive = try PolicyFixtures.snapshot(
       PolicyFixtures.basic.replacingOccurrences(of: "unmappedIdentity: deny", with: "unmappedIdentity: allow")
     )

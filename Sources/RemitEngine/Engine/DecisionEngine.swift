@@ -25,6 +25,13 @@ public struct DecisionEngine: Sendable {
     if decision.verdict == .deny && decision.jsonRPC == nil {
       decision.jsonRPC = replyContext(for: request)
     }
+    // An early denial (identity) still tells the operator what the caller tried to reach.
+    if decision.destination == nil, case .success(let destination) = WorkloadIdentity.parse(request.destinationPrincipal) {
+      decision.destination = destination.workload
+    }
+    if decision.method == nil, let method = request.http?.method, Self.isValidMethod(method) {
+      decision.method = method
+    }
     return decision
   }
 
