@@ -4,8 +4,6 @@ generated Python stubs (xds-protos) send CheckRequests straight to Remit's gRPC 
 from __future__ import annotations
 
 import json
-import re
-import shutil
 
 import grpc
 import pytest
