@@ -29,7 +29,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
       port = text[text.index(after: colon)...]
     }
     guard !host.isEmpty, let number = Int(port), (0...65535).contains(number) else {
-      throw ConfigurationError(code: "listen_address_invalid", message: "\(text) is not HOST:PORT with a port from 0 to 65535")
+      throw ConfigurationError(
+        code: "listen_address_invalid", message: "\(text) is not HOST:PORT with a port from 0 to 65535")
     }
     self.host = String(host)
     self.port = number

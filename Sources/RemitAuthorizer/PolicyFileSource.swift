@@ -33,7 +33,8 @@ public struct PolicyFileSource: Service {
     // Read one byte past the limit to tell "at the limit" from "over it".
     let data = try handle.read(upToCount: PolicyDocument.maximumDocumentBytes + 1) ?? Data()
     guard data.count <= PolicyDocument.maximumDocumentBytes else {
-      throw ConfigurationError(code: "policy_file_too_large", message: "\(path) is larger than \(PolicyDocument.maximumDocumentBytes) bytes")
+      throw ConfigurationError(
+        code: "policy_file_too_large", message: "\(path) is larger than \(PolicyDocument.maximumDocumentBytes) bytes")
     }
     return Array(data)
   }

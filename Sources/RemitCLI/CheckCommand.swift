@@ -70,4 +70,3 @@ struct CheckCommand: AsyncParsableCommand {
     if decision.verdict == .deny { throw ExitCode(3) }
   }
 }
-

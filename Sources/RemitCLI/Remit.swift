@@ -4,7 +4,8 @@ import ArgumentParser
 public struct Remit: AsyncParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "remit",
-    abstract: "Keeps every AI agent inside its remit: an Envoy ext_authz authorizer for agent traffic in an Istio mesh.",
+    abstract:
+      "Keeps every AI agent inside its remit: an Envoy ext_authz authorizer for agent traffic in an Istio mesh.",
     subcommands: [ServeCommand.self, CheckCommand.self, PolicyCommand.self]
   )
 

@@ -25,7 +25,8 @@ struct ServeCommand: AsyncParsableCommand {
   )
   var adminListen: String?
 
-  @Option(name: .customLong("log-level"), help: "trace, debug, info, warning or error (default info). [REMIT_LOG_LEVEL]")
+  @Option(
+    name: .customLong("log-level"), help: "trace, debug, info, warning or error (default info). [REMIT_LOG_LEVEL]")
   var logLevel: String?
 
   func run() async throws {
@@ -38,7 +39,8 @@ struct ServeCommand: AsyncParsableCommand {
       configuration = AuthorizerConfiguration(
         policyFile: policyFile,
         listen: try ListenAddress(parsing: environmentFallback(listen, "REMIT_LISTEN") ?? "127.0.0.1:9191"),
-        adminListen: try ListenAddress(parsing: environmentFallback(adminListen, "REMIT_ADMIN_LISTEN") ?? "127.0.0.1:9901")
+        adminListen: try ListenAddress(
+          parsing: environmentFallback(adminListen, "REMIT_ADMIN_LISTEN") ?? "127.0.0.1:9901")
       )
       try configuration.validate()
     } catch {
@@ -50,7 +52,8 @@ struct ServeCommand: AsyncParsableCommand {
     do {
       try await Authorizer(configuration: configuration, logger: logger).run()
     } catch let error as any PolicyErrorDescribable {
-      logger.critical("cannot start: policy file is invalid", metadata: ["errors": .array(error.lines.map { .string($0) })])
+      logger.critical(
+        "cannot start: policy file is invalid", metadata: ["errors": .array(error.lines.map { .string($0) })])
       throw ExitCode(1)
     } catch let error as ConfigurationError {
       logger.critical("cannot start", metadata: ["error_code": "\(error.code)", "error": "\(error.message)"])

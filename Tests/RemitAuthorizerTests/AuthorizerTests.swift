@@ -26,7 +26,8 @@ import Testing
     request.attributes.request.http.path = "/mcp?token=query-secret"
     request.attributes.request.http.headers = ["content-type": "application/json", "x-remit-agent": "forged"]
     request.attributes.request.http.rawBody = Data(
-      #"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"\#(tool)","arguments":{"card":"\#(secret)"}}}"#.utf8
+      #"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"\#(tool)","arguments":{"card":"\#(secret)"}}}"#
+        .utf8
     )
     return request
   }
@@ -98,7 +99,8 @@ import Testing
       try await waitUntil { logs.all.contains { $0.contains("policy file rejected") } }
       #expect(try await clients.authorization.check(Self.call("reserve")).status.code == 0)
       #expect(try await clients.authorization.check(Self.call("get_stock")).status.code == 7)
-      let rejection = try #require(logs.objects.first { $0["message"] as? String == "policy file rejected; keeping the last good snapshot" })
+      let rejection = try #require(
+        logs.objects.first { $0["message"] as? String == "policy file rejected; keeping the last good snapshot" })
       #expect((rejection["errors"] as? [String])?.contains { $0.contains("agents[0].colour: unknown field") } == true)
     }
   }
@@ -110,7 +112,8 @@ import Testing
     #expect(error.message.contains("0.0.0.0:9191"))
     for host in ["127.0.0.1", "127.1.2.3", "::1", "localhost"] {
       #expect(throws: Never.self) {
-        try AuthorizerConfiguration(policyFile: "x", listen: ListenAddress(host: host, port: 9191), adminListen: nil).validate()
+        try AuthorizerConfiguration(policyFile: "x", listen: ListenAddress(host: host, port: 9191), adminListen: nil)
+          .validate()
       }
     }
     for host in ["10.0.0.1", "::", "example.com", "128.0.0.1"] {
@@ -130,7 +133,8 @@ import Testing
 
   @Test func anInvalidPolicyAtStartIsFatal() async throws {
     await #expect(throws: (any Error).self) {
-      try await withAuthorizer(policy: "apiVersion: remit/v1\nkind: Policy\nagents: [{id: a, mission: none}]\n") { _, _, _ in
+      try await withAuthorizer(policy: "apiVersion: remit/v1\nkind: Policy\nagents: [{id: a, mission: none}]\n") {
+        _, _, _ in
         Issue.record("the authorizer should not have started")
       }
     }

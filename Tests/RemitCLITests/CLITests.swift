@@ -32,7 +32,8 @@ import Testing
 
   @Test func anInvalidPolicyExitsOne() async throws {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml")
-    try Data("apiVersion: remit/v1\nkind: Policy\nagents: [{id: a, meshIdentity: {namespace: x}}]\n".utf8).write(to: file)
+    try Data("apiVersion: remit/v1\nkind: Policy\nagents: [{id: a, meshIdentity: {namespace: x}}]\n".utf8).write(
+      to: file)
     defer { try? FileManager.default.removeItem(at: file) }
     #expect(await exitCode(["policy", "validate", file.path]) == 1)
     #expect(await exitCode(["check", "--policy", file.path, "--request", file.path]) == 2)
@@ -54,7 +55,8 @@ import Testing
   }
 
   @Test func everyExampleRequestHasAnExpectation() throws {
-    let files = try FileManager.default.contentsOfDirectory(atPath: Self.repository.appendingPathComponent("examples/requests").path)
+    let files = try FileManager.default.contentsOfDirectory(
+      atPath: Self.repository.appendingPathComponent("examples/requests").path)
     let names = Set(files.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) })
     #expect(names == Set(Self.expectations.keys))
   }

@@ -68,9 +68,11 @@ import Testing
   }
 
   @Test func malformedOrForeignIdentitiesAreInvalid() {
-    expectDeny(Self.mcp(Self.toolCall("get_stock"), from: "spiffe://cluster.local/agents/checkout-bot"), .identityInvalid)
+    expectDeny(
+      Self.mcp(Self.toolCall("get_stock"), from: "spiffe://cluster.local/agents/checkout-bot"), .identityInvalid)
     expectDeny(Self.mcp(Self.toolCall("get_stock"), from: "not a uri"), .identityInvalid)
-    expectDeny(Self.mcp(Self.toolCall("get_stock"), from: "spiffe://other.domain/ns/agents/sa/checkout-bot"), .identityInvalid)
+    expectDeny(
+      Self.mcp(Self.toolCall("get_stock"), from: "spiffe://other.domain/ns/agents/sa/checkout-bot"), .identityInvalid)
   }
 
   @Test func unboundIdentityIsUnmappedUnlessRolloutAllows() throws {
@@ -88,7 +90,8 @@ import Testing
   }
 
   @Test func earlyDenialsOfJSONRPCCallsStillCarryTheRequestID() {
-    let rogue = decide(Self.mcp(Self.toolCall("get_stock", id: "77"), from: "spiffe://cluster.local/ns/agents/sa/rogue"))
+    let rogue = decide(
+      Self.mcp(Self.toolCall("get_stock", id: "77"), from: "spiffe://cluster.local/ns/agents/sa/rogue"))
     #expect(rogue.reason == .identityUnmapped)
     #expect(rogue.jsonRPC == .init(isBatch: false, ids: ["77"]))
     let missing = decide(Self.mcp(Self.toolCall("get_stock", id: "\"x\""), from: ""))
@@ -185,7 +188,9 @@ import Testing
     let decision = decide(Self.mcp(#"{"jsonrpc":"2.0","id":1,"method":"tools/call""#))
     #expect(decision.reason == .bodyMalformed)
     #expect(decision.jsonRPC == .init(isBatch: false, ids: ["null"]))
-    expectDeny(Self.mcp(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_stock","name":"delete_all"}}"#), .bodyMalformed)
+    expectDeny(
+      Self.mcp(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_stock","name":"delete_all"}}"#),
+      .bodyMalformed)
     expectDeny(Self.mcp(String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)), .bodyMalformed)
     expectDeny(Self.mcp(#"{"method":"tools/call","id":1,"params":{"name":"delete_all"}}"#), .bodyMalformed)
   }
@@ -223,11 +228,13 @@ import Testing
   // MARK: Destinations and HTTP routes
 
   @Test func destinationOutsideTheMissionIsDenied() {
-    expectDeny(Self.mcp(Self.toolCall("get_stock"), to: "spiffe://cluster.local/ns/tools/sa/payments"), .scopeDestinationDenied)
+    expectDeny(
+      Self.mcp(Self.toolCall("get_stock"), to: "spiffe://cluster.local/ns/tools/sa/payments"), .scopeDestinationDenied)
   }
 
   @Test func agentWithoutAMissionIsDeniedEverything() {
-    expectDeny(Self.mcp(Self.toolCall("get_stock"), from: "spiffe://cluster.local/ns/agents/sa/idle"), .scopeDestinationDenied)
+    expectDeny(
+      Self.mcp(Self.toolCall("get_stock"), from: "spiffe://cluster.local/ns/agents/sa/idle"), .scopeDestinationDenied)
   }
 
   @Test func httpRoutes() {
@@ -260,8 +267,12 @@ import Testing
   @Test func wildcardDestinations() {
     let planner = "spiffe://cluster.local/ns/planning/sa/planner"
     expectAllow(Self.mcp(Self.toolCall("search"), from: planner, to: "spiffe://cluster.local/ns/tools/sa/anything"))
-    expectDeny(Self.mcp(Self.toolCall("other"), from: planner, to: "spiffe://cluster.local/ns/tools/sa/anything"), .scopeToolDenied)
-    expectDeny(Self.mcp(Self.toolCall("search"), from: planner, to: "spiffe://cluster.local/ns/other/sa/x"), .scopeDestinationDenied)
+    expectDeny(
+      Self.mcp(Self.toolCall("other"), from: planner, to: "spiffe://cluster.local/ns/tools/sa/anything"),
+      .scopeToolDenied)
+    expectDeny(
+      Self.mcp(Self.toolCall("search"), from: planner, to: "spiffe://cluster.local/ns/other/sa/x"),
+      .scopeDestinationDenied)
   }
 
   @Test func tcpChecksToRestrictedDestinationsAreDenied() {

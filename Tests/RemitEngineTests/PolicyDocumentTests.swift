@@ -42,13 +42,14 @@ import Testing
 
   @Test func unknownFieldsAreErrorsWithTheirPath() {
     #expect(issues(header + "colour: blue\n") == [PolicyIssue(path: "colour", message: "unknown field")])
-    let nested = header + """
-      missions:
-        - id: m
-          allow:
-            - to: tools/a
-              mcp: {tools: [x], tool: [y]}
-      """
+    let nested =
+      header + """
+        missions:
+          - id: m
+            allow:
+              - to: tools/a
+                mcp: {tools: [x], tool: [y]}
+        """
     #expect(issues(nested) == [PolicyIssue(path: "missions[0].allow[0].mcp.tool", message: "unknown field")])
     let json = #"{"apiVersion":"remit/v1","kind":"Policy","settings":{"trustDomain":["x"]}}"#
     #expect(throws: PolicyError.self) { try PolicyDocument.load(Array(json.utf8), format: .json) }
@@ -68,7 +69,8 @@ import Testing
   }
 
   @Test func rejectsTheWrongHeader() {
-    #expect(issues("apiVersion: remit/v2\nkind: Policy\n") == [PolicyIssue(path: "apiVersion", message: "must be remit/v1")])
+    #expect(
+      issues("apiVersion: remit/v2\nkind: Policy\n") == [PolicyIssue(path: "apiVersion", message: "must be remit/v1")])
     #expect(issues("apiVersion: remit/v1\nkind: Policies\n") == [PolicyIssue(path: "kind", message: "must be Policy")])
   }
 
@@ -85,15 +87,18 @@ import Testing
     let otherHalf = issues(header + "agents:\n  - {id: a, meshIdentity: {serviceAccount: bot}}\n")
     #expect(otherHalf.first?.path == "agents[0].meshIdentity.namespace")
 
-    let badNamespace = issues(header + "agents:\n  - {id: a, meshIdentity: {namespace: Agents_1, serviceAccount: bot}}\n")
+    let badNamespace = issues(
+      header + "agents:\n  - {id: a, meshIdentity: {namespace: Agents_1, serviceAccount: bot}}\n")
     #expect(badNamespace.first?.path == "agents[0].meshIdentity.namespace")
     #expect(badNamespace.first?.message.contains("DNS-1123") == true)
 
     let longNamespace = String(repeating: "n", count: 64)
-    let tooLong = issues(header + "agents:\n  - {id: a, meshIdentity: {namespace: \(longNamespace), serviceAccount: bot}}\n")
+    let tooLong = issues(
+      header + "agents:\n  - {id: a, meshIdentity: {namespace: \(longNamespace), serviceAccount: bot}}\n")
     #expect(tooLong.first?.message.contains("63") == true)
 
-    let badAccount = issues(header + "agents:\n  - {id: a, meshIdentity: {namespace: agents, serviceAccount: bot..x}}\n")
+    let badAccount = issues(
+      header + "agents:\n  - {id: a, meshIdentity: {namespace: agents, serviceAccount: bot..x}}\n")
     #expect(badAccount.first?.path == "agents[0].meshIdentity.serviceAccount")
 
     let neither = issues(header + "agents:\n  - {id: a, meshIdentity: {}}\n")
@@ -125,7 +130,9 @@ import Testing
           - {id: m}
         """
     )
-    #expect(found.contains(PolicyIssue(path: "agents[0].mission", message: "names mission \"nope\", which is not defined in missions")))
+    #expect(
+      found.contains(
+        PolicyIssue(path: "agents[0].mission", message: "names mission \"nope\", which is not defined in missions")))
     #expect(found.contains { $0.path == "agents[1].id" && $0.message.contains("duplicates agents[0].id") })
     #expect(found.contains { $0.path == "agents[2].id" && $0.message.contains("start and end") })
     #expect(found.contains { $0.path == "missions[1].id" && $0.message.contains("duplicates") })
@@ -181,7 +188,10 @@ import Testing
           egressGateways: [istio-system]
         """
     )
-    #expect(Set(semantic.map(\.path)) == ["settings.trustDomains[0]", "settings.a2aNamespaces[0]", "settings.egressGateways[0]"])
+    #expect(
+      Set(semantic.map(\.path)) == [
+        "settings.trustDomains[0]", "settings.a2aNamespaces[0]", "settings.egressGateways[0]",
+      ])
   }
 
   @Test func sectionsNotYetEnforcedAreRefusedNotIgnored() {

@@ -112,12 +112,14 @@ import Testing
 
   @Test func denyIsPermissionDeniedWith403HeadersAndAJSONRPCError() throws {
     let engine = DecisionEngine()
-    let decision = engine.decide(GovernedRequest(Self.checkRequest(source: Self.bot, body: Self.call)), snapshot: snapshot)
+    let decision = engine.decide(
+      GovernedRequest(Self.checkRequest(source: Self.bot, body: Self.call)), snapshot: snapshot)
     #expect(decision.reason == .scopeToolDenied)
     let response = decision.checkResponse(decisionID: "d-1")
     #expect(response.status.code == 7)
     #expect(response.deniedResponse.status.code == .forbidden)
-    let headers = Dictionary(uniqueKeysWithValues: response.deniedResponse.headers.map { ($0.header.key, $0.header.value) })
+    let headers = Dictionary(
+      uniqueKeysWithValues: response.deniedResponse.headers.map { ($0.header.key, $0.header.value) })
     #expect(headers["content-type"] == "application/json")
     #expect(headers["x-remit-reason"] == "scope_tool_denied")
     #expect(headers["x-remit-decision-id"] == "d-1")
@@ -135,7 +137,8 @@ import Testing
 
   @Test func batchDenialsAnswerEachRequestID() throws {
     let batch = "[" + Self.call + "," + Self.call.replacingOccurrences(of: "\"r-1\"", with: "2") + "]"
-    let decision = DecisionEngine().decide(GovernedRequest(Self.checkRequest(source: Self.bot, body: batch)), snapshot: snapshot)
+    let decision = DecisionEngine().decide(
+      GovernedRequest(Self.checkRequest(source: Self.bot, body: batch)), snapshot: snapshot)
     let body = decision.checkResponse(decisionID: "d").deniedResponse.body
     let array = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [[String: Any]])
     #expect(array.count == 2)
@@ -154,7 +157,8 @@ import Testing
   }
 
   @Test func theResponseSurvivesTheWire() throws {
-    let decision = DecisionEngine().decide(GovernedRequest(Self.checkRequest(source: Self.bot, body: Self.call)), snapshot: snapshot)
+    let decision = DecisionEngine().decide(
+      GovernedRequest(Self.checkRequest(source: Self.bot, body: Self.call)), snapshot: snapshot)
     let response = decision.checkResponse(decisionID: "w")
     let bytes: [UInt8] = try response.serializedBytes()
     let decoded = try Envoy_Service_Auth_V3_CheckResponse(serializedBytes: bytes)

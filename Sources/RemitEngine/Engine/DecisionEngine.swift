@@ -26,7 +26,9 @@ public struct DecisionEngine: Sendable {
       decision.jsonRPC = replyContext(for: request)
     }
     // An early denial (identity) still tells the operator what the caller tried to reach.
-    if decision.destination == nil, case .success(let destination) = WorkloadIdentity.parse(request.destinationPrincipal) {
+    if decision.destination == nil,
+      case .success(let destination) = WorkloadIdentity.parse(request.destinationPrincipal)
+    {
       decision.destination = destination.workload
     }
     if decision.method == nil, let method = request.http?.method, Self.isValidMethod(method) {
@@ -68,7 +70,8 @@ public struct DecisionEngine: Sendable {
       return run.deny(.identityInvalid, step: "identity", "source principal: \(failure.rawValue)")
     }
     guard snapshot.trustDomains.contains(source.trustDomain) else {
-      return run.deny(.identityInvalid, step: "identity", "trust domain \(source.trustDomain) is not in settings.trustDomains")
+      return run.deny(
+        .identityInvalid, step: "identity", "trust domain \(source.trustDomain) is not in settings.trustDomains")
     }
     guard let agent = snapshot.agentsByWorkload[source.workload] else {
       if snapshot.unmappedIdentity == .allow {
@@ -152,7 +155,8 @@ public struct DecisionEngine: Sendable {
       return run.allow(snapshot: snapshot)
     }
     guard let http = request.http else {
-      return run.deny(.scopeRouteDenied, step: "scope", "a TCP connection to \(destination.workload) needs a whole-destination grant")
+      return run.deny(
+        .scopeRouteDenied, step: "scope", "a TCP connection to \(destination.workload) needs a whole-destination grant")
     }
 
     if grants.contains(where: \.speaksJSONRPC) && http.hasJSONContentType && !http.body.isEmpty {
@@ -257,7 +261,8 @@ public struct DecisionEngine: Sendable {
           case "prompts/get": "prompt \(target ?? "")"
           default: "method \(message.method ?? "")"
           }
-        return run.deny(.scopeToolDenied, step: "scope", "mission \(mission.id) does not allow \(what.policyErrorExcerpt)")
+        return run.deny(
+          .scopeToolDenied, step: "scope", "mission \(mission.id) does not allow \(what.policyErrorExcerpt)")
       }
     }
     run.note("scope", "ok", "\(payload.messages.count) JSON-RPC message(s) allowed by mission \(mission.id)")
@@ -354,7 +359,10 @@ struct Evaluation {
       decision.verdict = .allow
       decision.reason = nil
       decision.wouldDeny = reason
-      if tracing { decision.trace.append(.init(step: "mode", outcome: "allow", detail: "observe mode: would deny \(reason.rawValue)")) }
+      if tracing {
+        decision.trace.append(
+          .init(step: "mode", outcome: "allow", detail: "observe mode: would deny \(reason.rawValue)"))
+      }
       if let http = request.http {
         for name in http.headers.keys where name.hasPrefix("x-remit-") && name != "x-remit-delegation-chain-id" {
           decision.headersToRemove.append(name)

@@ -24,7 +24,8 @@ public struct WorkloadIdentity: Sendable, Hashable, CustomStringConvertible {
     case tooLong = "longer than 2048 bytes"
     case notSPIFFE = "scheme is not spiffe://"
     case badTrustDomain = "trust domain must be non-empty lowercase [a-z0-9._-] with no port or userinfo"
-    case badPath = "path segments must be non-empty [A-Za-z0-9._-], not '.' or '..', with no query, fragment or percent-encoding"
+    case badPath =
+      "path segments must be non-empty [A-Za-z0-9._-], not '.' or '..', with no query, fragment or percent-encoding"
     case notWorkload = "path is not /ns/<namespace>/sa/<service-account>"
     case badNamespace = "namespace is not a DNS-1123 label"
     case badServiceAccount = "service account is not a DNS-1123 subdomain"

@@ -52,7 +52,9 @@ extension PolicyDocument {
     } catch {
       throw PolicyError(
         code: "policy_unreadable",
-        issues: [PolicyIssue(path: "", message: "not a readable \(format == .json ? "JSON" : "YAML") document: \(error)")]
+        issues: [
+          PolicyIssue(path: "", message: "not a readable \(format == .json ? "JSON" : "YAML") document: \(error)")
+        ]
       )
     }
 

@@ -25,7 +25,8 @@ public enum PolicyRules {
     let isAlnum: (UInt8) -> Bool = { byte in
       DNSName.isLowerAlnum(byte) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
     }
-    guard bytes.allSatisfy({ isAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") })
+    guard
+      bytes.allSatisfy({ isAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") })
     else { return "must consist of letters, digits, '.', '-' and '_'" }
     guard let first = bytes.first, let last = bytes.last, isAlnum(first), isAlnum(last) else {
       return "must start and end with a letter or digit"
@@ -35,8 +36,9 @@ public enum PolicyRules {
 
   /// A mesh identity binding: both fields or neither. Returns (field, message) pairs, where
   /// field is `namespace` or `serviceAccount`.
-  public static func meshIdentityProblems(namespace: String?, serviceAccount: String?) -> [(field: String, message: String)]
-  {
+  public static func meshIdentityProblems(namespace: String?, serviceAccount: String?) -> [(
+    field: String, message: String
+  )] {
     let namespace = namespace.flatMap { $0.isEmpty ? nil : $0 }
     let serviceAccount = serviceAccount.flatMap { $0.isEmpty ? nil : $0 }
     var problems: [(String, String)] = []
@@ -199,7 +201,8 @@ struct PolicyValidator {
     for (ruleIndex, rule) in (grant.http ?? []).enumerated() {
       let rulePath = "\(path).http[\(ruleIndex)]"
       for (methodIndex, method) in (rule.methods ?? []).enumerated() {
-        let valid = !method.isEmpty && method.utf8.count <= 32
+        let valid =
+          !method.isEmpty && method.utf8.count <= 32
           && method.utf8.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
         if !valid { report("\(rulePath).methods[\(methodIndex)]", "must be an upper case HTTP method such as GET") }
       }

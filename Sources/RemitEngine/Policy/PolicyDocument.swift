@@ -169,7 +169,8 @@ public struct PolicyDocument: Codable, Sendable, Equatable {
     public var prompts: [String]?
     public var methods: [String]?
 
-    public init(tools: [String]? = nil, resources: [String]? = nil, prompts: [String]? = nil, methods: [String]? = nil) {
+    public init(tools: [String]? = nil, resources: [String]? = nil, prompts: [String]? = nil, methods: [String]? = nil)
+    {
       self.tools = tools
       self.resources = resources
       self.prompts = prompts

@@ -88,7 +88,9 @@ public struct JSONRPCPayload: Sendable {
     if let method = tape.value(forKey: "method", inObject: index) {
       guard tape[method].kind == .string else { throw Failure(reason: "JSON-RPC method must be a string") }
       let name = tape.string(method)
-      guard !name.isEmpty, name.utf8.count <= 256 else { throw Failure(reason: "JSON-RPC method name is empty or too long") }
+      guard !name.isEmpty, name.utf8.count <= 256 else {
+        throw Failure(reason: "JSON-RPC method name is empty or too long")
+      }
       return Message(kind: idJSON == nil ? .notification : .request, method: name, idJSON: idJSON, params: params)
     }
     let hasResult = tape.value(forKey: "result", inObject: index) != nil

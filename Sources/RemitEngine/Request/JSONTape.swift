@@ -208,7 +208,9 @@ extension JSONTape {
     }
 
     mutating func parseContainer(_ input: UnsafeBufferPointer<UInt8>, depth: Int, object: Bool) throws(Failure) {
-      guard depth < limits.maximumDepth else { throw Failure(offset: position, reason: "nesting deeper than \(limits.maximumDepth)") }
+      guard depth < limits.maximumDepth else {
+        throw Failure(offset: position, reason: "nesting deeper than \(limits.maximumDepth)")
+      }
       let start = position
       let index = try append(object ? .object : .array, start: start, end: start)
       position += 1
@@ -241,7 +243,9 @@ extension JSONTape {
             position += 1
             continue
           }
-          guard input[position] == close else { throw Failure(offset: position, reason: "expected ',' or a closing bracket") }
+          guard input[position] == close else {
+            throw Failure(offset: position, reason: "expected ',' or a closing bracket")
+          }
           position += 1
           break
         }
@@ -298,7 +302,9 @@ extension JSONTape {
       return node.escaped ? JSONTape.unescape(raw) : Array(raw)
     }
 
-    mutating func parseLiteral(_ input: UnsafeBufferPointer<UInt8>, _ literal: StaticString, _ kind: Kind) throws(Failure) {
+    mutating func parseLiteral(_ input: UnsafeBufferPointer<UInt8>, _ literal: StaticString, _ kind: Kind)
+      throws(Failure)
+    {
       let length = literal.utf8CodeUnitCount
       guard position + length <= input.count else { throw Failure(offset: position, reason: "unexpected end of input") }
       let matches = literal.withUTF8Buffer { expected in
@@ -375,10 +381,13 @@ extension JSONTape {
         position += 6
         if unit >= 0xDC00 && unit < 0xE000 { throw Failure(offset: position - 6, reason: "unpaired surrogate escape") }
         if unit >= 0xD800 && unit < 0xDC00 {
-          guard position + 1 < input.count, input[position] == UInt8(ascii: "\\"), input[position + 1] == UInt8(ascii: "u")
+          guard position + 1 < input.count, input[position] == UInt8(ascii: "\\"),
+            input[position + 1] == UInt8(ascii: "u")
           else { throw Failure(offset: position, reason: "unpaired surrogate escape") }
           let low = try hexEscape(input, at: position)
-          guard low >= 0xDC00 && low < 0xE000 else { throw Failure(offset: position, reason: "unpaired surrogate escape") }
+          guard low >= 0xDC00 && low < 0xE000 else {
+            throw Failure(offset: position, reason: "unpaired surrogate escape")
+          }
           position += 6
         }
         if unit == 0 { throw Failure(offset: position - 6, reason: "NUL escape in string") }
@@ -417,7 +426,9 @@ extension JSONTape {
       }
       guard position + length <= input.count else { throw Failure(offset: position, reason: "invalid UTF-8") }
       let second = input[position + 1]
-      guard second >= lowerBound && second <= upperBound else { throw Failure(offset: position, reason: "invalid UTF-8") }
+      guard second >= lowerBound && second <= upperBound else {
+        throw Failure(offset: position, reason: "invalid UTF-8")
+      }
       for offset in 2..<max(2, length) where input[position + offset] & 0xC0 != 0x80 {
         throw Failure(offset: position, reason: "invalid UTF-8")
       }
