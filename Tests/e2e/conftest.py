@@ -29,7 +29,7 @@ from support.envoy import Envoy, client_sidecar_config, envoy_binary, server_sid
 from support.noop_authz import NoopAuthz  # noqa: E402
 from support.pki import MeshCA  # noqa: E402
 from support.procs import free_port, tail  # noqa: E402
-from support.remit import Remit, RemitMissing, remit_binary, require_remit_binary, wait_port_free  # noqa: E402
+from support.remit import Remit, binary_or_fail, remit_binary, wait_port_free  # noqa: E402
 
 TEST_TIMEOUT = float(os.environ.get("E2E_TEST_TIMEOUT", "60"))
 
@@ -249,10 +249,7 @@ def _test_dir(e2e_dir: Path, request) -> Path:
 def remit_factory(request, e2e_dir, authz_port):
     """start(policy_yaml) -> a running Remit on the sidecar's authorizer port (stopped at teardown).
     A missing binary fails the test (error at setup), it never skips."""
-    try:
-        binary = require_remit_binary()
-    except RemitMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
+    binary = binary_or_fail()
     started: list[Remit] = []
     workdir = _test_dir(e2e_dir, request)
 
@@ -288,10 +285,7 @@ def noop_authz(request, authz_port):
 @pytest.fixture(scope="module")
 def module_remit(request, e2e_dir, authz_port):
     """One Remit with the default policy for a whole module (on the sidecar's authorizer port)."""
-    try:
-        binary = require_remit_binary()
-    except RemitMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
+    binary = binary_or_fail()
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-120:]
     wait_port_free(authz_port)
     r = Remit(e2e_dir / "modules" / name, authz_port, binary=binary)

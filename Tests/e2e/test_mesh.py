@@ -171,6 +171,19 @@ def test_body_over_limit_is_denied_body_truncated(topo, remit):
     assert d["reason"] == "body_truncated" and d["verdict"] == "deny"
 
 
+def test_every_over_limit_body_is_denied_body_truncated(topo, remit):
+    """Envoy does not always flag a cut body with x-envoy-auth-partial-body: true (see
+    test_topology.py); every one of these must still be denied body_truncated."""
+    reasons = []
+    for i, size in enumerate([65537, 70000, 100000, 131072, 300000] * 5):
+        body = clients.tools_call("get_stock", {"blob": "z" * size}, id=i)
+        r = clients.mtls_request(topo.inbound_port, topo.mesh.checkout_bot, topo.mesh.ca_path, "POST", "/mcp",
+                                 body, dict(clients.JSON_HEADERS))
+        reasons.append((size, r.status, r.reason))
+    assert all(status == 403 and reason == "body_truncated" for _, status, reason in reasons), reasons
+    assert topo.upstream.requests == []
+
+
 def test_body_at_limit_is_inspected_not_truncated(topo, remit):
     prefix = clients.tools_call("get_stock", {"blob": ""}, id=82)
     body = clients.tools_call("get_stock", {"blob": "z" * (EXT_AUTHZ_MAX_REQUEST_BYTES - len(prefix))}, id=82)
@@ -184,3 +197,19 @@ def test_body_at_limit_is_inspected_not_truncated(topo, remit):
 def test_malformed_json_to_mcp_destination_is_denied(topo, remit):
     r = clients.mcp_post(topo.agent_port("checkout-bot"), b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", ')
     assert_denied(r, "body_malformed", topo.upstream)
+
+
+# Header hygiene (SPEC section 7) through Envoy's headers_to_remove -------------------------------
+def test_spoofed_remit_headers_never_reach_the_upstream(topo, remit):
+    spoofed = {
+        "x-remit-agent": "payments-admin",
+        "x-remit-reason": "forged",
+        "x-remit-decision-id": "forged-id",
+        "x-remit-delegation-chain-id": "chain-123",
+    }
+    r = _call(topo, "checkout-bot", "get_stock", id=91, headers=spoofed)
+    assert_allowed(r, topo.upstream)
+    got = topo.upstream.requests[0].headers
+    for name in ("x-remit-agent", "x-remit-reason", "x-remit-decision-id"):
+        assert name not in got, f"{name} reached the upstream: {got}"
+    assert got.get("x-remit-delegation-chain-id") == "chain-123", "the chain id is propagated, not removed"

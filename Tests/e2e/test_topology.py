@@ -58,7 +58,7 @@ def test_each_agent_listener_presents_its_own_identity(topo, noop_authz):
     assert topo.mesh.foreign_td.spiffe_id == "spiffe://evil.example/ns/agents/sa/checkout-bot"
 
 
-def test_body_over_limit_is_cut_and_flagged_partial(topo, noop_authz):
+def test_body_over_limit_is_cut_at_max_request_bytes(topo, noop_authz):
     body = clients.tools_call("get_stock", {"blob": "x" * 70000}, id=12)
     assert len(body) > EXT_AUTHZ_MAX_REQUEST_BYTES
     r = clients.mcp_post(topo.agent_port("checkout-bot"), body)
@@ -68,7 +68,30 @@ def test_body_over_limit_is_cut_and_flagged_partial(topo, noop_authz):
     http = _http(check)
     assert len(http.raw_body) == EXT_AUTHZ_MAX_REQUEST_BYTES
     assert http.raw_body == body[:EXT_AUTHZ_MAX_REQUEST_BYTES]
-    assert http.headers["x-envoy-auth-partial-body"] == "true"
+    assert http.headers["content-length"] == str(len(body))
+    assert http.headers["x-envoy-auth-partial-body"] in ("true", "false")  # see the next test
+
+
+def test_partial_body_header_is_not_reliable_but_content_length_is(topo, noop_authz):
+    """Envoy 1.40 sets x-envoy-auth-partial-body to `length != buffered length`: when the buffer
+    fills to exactly max_request_bytes on a read boundary (16 KiB TLS records), a cut body is sent
+    with the header "false". Observed here in roughly 5-50% of over-limit requests. What is always
+    true: raw_body is exactly max_request_bytes and content-length (when present) is larger.
+    An authorizer must not rely on the header alone."""
+    seen = {"true": 0, "false": 0}
+    for i, size in enumerate([65537, 70000, 100000, 131072, 300000] * 4):
+        noop_authz.clear()
+        body = clients.tools_call("get_stock", {"blob": "x" * size}, id=i)
+        r = clients.mtls_request(topo.inbound_port, topo.mesh.checkout_bot, topo.mesh.ca_path, "POST", "/mcp",
+                                 body, dict(clients.JSON_HEADERS))
+        assert r.status == 200, r.describe()
+        (check,) = noop_authz.wait_for(1)
+        http = _http(check)
+        assert len(http.raw_body) == EXT_AUTHZ_MAX_REQUEST_BYTES
+        assert int(http.headers["content-length"]) == len(body) > len(http.raw_body)
+        seen[http.headers["x-envoy-auth-partial-body"]] += 1
+    print(f"x-envoy-auth-partial-body on 20 cut bodies: {seen}")
+    assert seen["true"] > 0
 
 
 def test_body_exactly_at_limit_is_not_partial(topo, noop_authz):

@@ -44,6 +44,17 @@ def require_remit_binary() -> Path:
     return path
 
 
+def binary_or_fail() -> Path:
+    """The Remit binary, or fail the current test (an error at setup, never a skip)."""
+    import pytest
+
+    try:
+        return require_remit_binary()
+    except RemitMissing as exc:
+        message = str(exc)
+    pytest.fail(message, pytrace=False)
+
+
 def grpc_health(port: int, service: str = "", timeout: float = 1.0) -> int:
     """The grpc.health.v1 status of `service` on 127.0.0.1:port (raises on RPC failure)."""
     with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
