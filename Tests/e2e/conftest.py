@@ -42,7 +42,7 @@ class E2ETimeout(Exception):
 
 
 def _alarm(signum, frame):
-    raise E2ETimeout(f"e2e test phase exceeded {TEST_TIMEOUT:.0f}s (E2E_TEST_TIMEOUT)")
+    raise E2ETimeout(f"e2e test phase exceeded {TEST_TIMEOUT:g}s (E2E_TEST_TIMEOUT)")
 
 
 def _with_alarm():
@@ -102,7 +102,13 @@ def pytest_runtest_makereport(item, call):
 _add_diag = add_diagnostics
 
 
+def _sigterm(signum, frame):
+    # `timeout`/CI cancellation: unwind through pytest so fixtures tear the processes down.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def pytest_configure(config):
+    signal.signal(signal.SIGTERM, _sigterm)
     config.addinivalue_line("markers", "remit: needs the Remit binary (REMIT_BIN); missing binary = error")
     config.addinivalue_line("markers", "stub: runs the topology against the no-op ext_authz stub")
 

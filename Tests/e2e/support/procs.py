@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -55,6 +56,19 @@ def tail(path: Path, max_bytes: int = 6000) -> str:
     return data.decode("utf-8", "replace")
 
 
+_LIVE: "set[ManagedProcess]" = set()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Last resort: no child of the suite outlives it (fixtures normally stop them first)."""
+    for p in list(_LIVE):
+        try:
+            p.stop(timeout=2)
+        except Exception:  # noqa: BLE001
+            pass
+
+
 class ManagedProcess:
     """A child process in its own process group with stdout/stderr captured to files."""
 
@@ -84,6 +98,7 @@ class ManagedProcess:
         finally:
             out.close()
             err.close()
+        _LIVE.add(self)
         return self
 
     @property
@@ -98,6 +113,7 @@ class ManagedProcess:
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM the process group, then SIGKILL after `timeout` seconds."""
+        _LIVE.discard(self)
         if self.proc is None:
             return
         if self.proc.poll() is None:
