@@ -1,5 +1,9 @@
-/// Trimmed from Envoy's published descriptors by scripts/trim-envoy-protos.py. Do not edit:
-/// names and field numbers are Envoy's, only unused messages and fields are left out.
+/// Trimmed copy of Envoy's api/envoy/service/auth/v3/external_auth.proto.
+/// Package, message, enum, field names and field numbers are the originals, so the wire format and
+/// the proto3 JSON names are identical; messages and fields Remit does not use are left out, and
+/// validate/udpa/annotation imports and options are stripped. scripts/check-protos-wire.sh checks
+/// every field here against the upstream descriptors (PyPI xds-protos / grpcio-health-checking).
+/// After editing, run scripts/generate-protos.sh.
 
 // DO NOT EDIT.
 // swift-format-ignore-file

@@ -8,8 +8,12 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// Trimmed from Envoy's published descriptors by scripts/trim-envoy-protos.py. Do not edit:
-/// names and field numbers are Envoy's, only unused messages and fields are left out.
+/// Trimmed copy of Envoy's api/envoy/service/auth/v3/external_auth.proto.
+/// Package, message, enum, field names and field numbers are the originals, so the wire format and
+/// the proto3 JSON names are identical; messages and fields Remit does not use are left out, and
+/// validate/udpa/annotation imports and options are stripped. scripts/check-protos-wire.sh checks
+/// every field here against the upstream descriptors (PyPI xds-protos / grpcio-health-checking).
+/// After editing, run scripts/generate-protos.sh.
 
 import SwiftProtobuf
 
@@ -80,6 +84,10 @@ public nonisolated struct Envoy_Service_Auth_V3_OkHttpResponse: Sendable {
 
   public var responseHeadersToAdd: [Envoy_Config_Core_V3_HeaderValueOption] = []
 
+  public var queryParametersToSet: [Envoy_Config_Core_V3_QueryParameter] = []
+
+  public var queryParametersToRemove: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -117,6 +125,15 @@ public nonisolated struct Envoy_Service_Auth_V3_CheckResponse: Sendable {
     set {httpResponse = .okResponse(newValue)}
   }
 
+  public var dynamicMetadata: SwiftProtobuf.Google_Protobuf_Struct {
+    get {_dynamicMetadata ?? SwiftProtobuf.Google_Protobuf_Struct()}
+    set {_dynamicMetadata = newValue}
+  }
+  /// Returns true if `dynamicMetadata` has been explicitly set.
+  public var hasDynamicMetadata: Bool {self._dynamicMetadata != nil}
+  /// Clears the value of `dynamicMetadata`. Subsequent reads from it will return its default value.
+  public mutating func clearDynamicMetadata() {self._dynamicMetadata = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_HTTPResponse: Equatable, Sendable {
@@ -128,6 +145,7 @@ public nonisolated struct Envoy_Service_Auth_V3_CheckResponse: Sendable {
   public init() {}
 
   fileprivate var _status: Google_Rpc_Status? = nil
+  fileprivate var _dynamicMetadata: SwiftProtobuf.Google_Protobuf_Struct? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -214,7 +232,7 @@ nonisolated extension Envoy_Service_Auth_V3_DeniedHttpResponse: SwiftProtobuf.Me
 
 nonisolated extension Envoy_Service_Auth_V3_OkHttpResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".OkHttpResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\u{2}headers\0\u{4}\u{3}headers_to_remove\0\u{3}response_headers_to_add\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\u{2}headers\0\u{4}\u{3}headers_to_remove\0\u{3}response_headers_to_add\0\u{3}query_parameters_to_set\0\u{3}query_parameters_to_remove\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -225,6 +243,8 @@ nonisolated extension Envoy_Service_Auth_V3_OkHttpResponse: SwiftProtobuf.Messag
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.headers) }()
       case 5: try { try decoder.decodeRepeatedStringField(value: &self.headersToRemove) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.responseHeadersToAdd) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.queryParametersToSet) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.queryParametersToRemove) }()
       default: break
       }
     }
@@ -240,6 +260,12 @@ nonisolated extension Envoy_Service_Auth_V3_OkHttpResponse: SwiftProtobuf.Messag
     if !self.responseHeadersToAdd.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.responseHeadersToAdd, fieldNumber: 6)
     }
+    if !self.queryParametersToSet.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.queryParametersToSet, fieldNumber: 7)
+    }
+    if !self.queryParametersToRemove.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.queryParametersToRemove, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -247,6 +273,8 @@ nonisolated extension Envoy_Service_Auth_V3_OkHttpResponse: SwiftProtobuf.Messag
     if lhs.headers != rhs.headers {return false}
     if lhs.headersToRemove != rhs.headersToRemove {return false}
     if lhs.responseHeadersToAdd != rhs.responseHeadersToAdd {return false}
+    if lhs.queryParametersToSet != rhs.queryParametersToSet {return false}
+    if lhs.queryParametersToRemove != rhs.queryParametersToRemove {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -254,7 +282,7 @@ nonisolated extension Envoy_Service_Auth_V3_OkHttpResponse: SwiftProtobuf.Messag
 
 nonisolated extension Envoy_Service_Auth_V3_CheckResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{3}denied_response\0\u{3}ok_response\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{3}denied_response\0\u{3}ok_response\0\u{3}dynamic_metadata\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -289,6 +317,7 @@ nonisolated extension Envoy_Service_Auth_V3_CheckResponse: SwiftProtobuf.Message
           self.httpResponse = .okResponse(v)
         }
       }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._dynamicMetadata) }()
       default: break
       }
     }
@@ -313,12 +342,16 @@ nonisolated extension Envoy_Service_Auth_V3_CheckResponse: SwiftProtobuf.Message
     }()
     case nil: break
     }
+    try { if let v = self._dynamicMetadata {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Envoy_Service_Auth_V3_CheckResponse, rhs: Envoy_Service_Auth_V3_CheckResponse) -> Bool {
     if lhs._status != rhs._status {return false}
     if lhs.httpResponse != rhs.httpResponse {return false}
+    if lhs._dynamicMetadata != rhs._dynamicMetadata {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

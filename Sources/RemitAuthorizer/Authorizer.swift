@@ -26,7 +26,7 @@ public struct Authorizer: Sendable {
   /// Loads the policy (an invalid file at start is fatal), then serves until shutdown.
   /// `onListening` receives the bound gRPC port (useful with port 0).
   public func run(onListening: @Sendable @escaping (Int) -> Void = { _ in }) async throws {
-    let (snapshot, _) = try PolicyFileSource.load(path: configuration.policyFile)
+    let (snapshot, loadedBytes) = try PolicyFileSource.load(path: configuration.policyFile)
     store.replace(with: snapshot)
     logger.info(
       "policy loaded",
@@ -53,7 +53,8 @@ public struct Authorizer: Sendable {
         path: configuration.policyFile,
         store: store,
         pollInterval: configuration.policyPollInterval,
-        logger: logger
+        logger: logger,
+        loadedBytes: loadedBytes
       ),
     ]
     if let admin = configuration.adminListen {

@@ -10,12 +10,16 @@ public struct PolicyFileSource: Service {
   public let store: SnapshotStore
   public let pollInterval: Duration
   let logger: Logger
+  /// The bytes the current snapshot was compiled from, so an edit made between the initial load
+  /// and the first poll is still seen as a change.
+  let loadedBytes: [UInt8]?
 
-  public init(path: String, store: SnapshotStore, pollInterval: Duration, logger: Logger) {
+  public init(path: String, store: SnapshotStore, pollInterval: Duration, logger: Logger, loadedBytes: [UInt8]? = nil) {
     self.path = path
     self.store = store
     self.pollInterval = pollInterval
     self.logger = logger
+    self.loadedBytes = loadedBytes
   }
 
   /// Reads and compiles the file once. Used at start, where an invalid file is fatal.
@@ -42,11 +46,9 @@ public struct PolicyFileSource: Service {
   /// Polls the file; compares contents, so ConfigMap symlink swaps and editors that replace the
   /// file are both seen.
   public func run() async throws {
-    var lastBytes: [UInt8]? = nil
-    if store.current == nil {
+    var lastBytes = loadedBytes
+    if store.current == nil || lastBytes == nil {
       try await loadInitial(&lastBytes)
-    } else {
-      lastBytes = try? Self.readFile(path)
     }
     while !Task.isCancelledOrShuttingDown {
       try? await Task.sleep(for: pollInterval)

@@ -68,4 +68,11 @@ import Testing
     #expect(await exitCode(["check", "--policy", Self.examplePolicy, "--request", file.path]) == 2)
     #expect(await exitCode(["check", "--policy", Self.examplePolicy, "--request", "/nonexistent"]) == 2)
   }
+
+  @Test func serveRefusesPlaintextOffLoopback() async {
+    // Refused before anything binds: exit code 2 and a message naming the rule.
+    #expect(await exitCode(["serve", "--policy", Self.examplePolicy, "--listen", "0.0.0.0:19191"]) == 2)
+    #expect(await exitCode(["serve", "--policy", Self.examplePolicy, "--listen", "10.1.2.3:19191"]) == 2)
+    #expect(await exitCode(["serve", "--policy", Self.examplePolicy, "--listen", "not-an-address"]) == 2)
+  }
 }

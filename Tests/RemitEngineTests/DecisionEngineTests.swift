@@ -225,6 +225,21 @@ import Testing
     #expect(cut.findings == ["body_truncated"])
   }
 
+  @Test func cutBodiesAreSeenEvenWhenEnvoySaysTheyAreNot() {
+    let body = Self.toolCall("get_stock")
+    // Envoy 1.40 sends "false" when its buffer fills to exactly max_request_bytes.
+    let longer = ["content-type": "application/json", "x-envoy-auth-partial-body": "false", "content-length": "70000"]
+    expectDeny(Self.mcp(body, headers: longer), .bodyTruncated)
+    let exact = ["content-type": "application/json", "content-length": "\(body.utf8.count)"]
+    expectAllow(Self.mcp(body, headers: exact))
+    // No content-length (chunked): a body that fills the limit is treated as cut.
+    let small = DecisionEngine(configuration: .init(envoyMaxRequestBytes: body.utf8.count))
+    let decision = small.decide(Self.mcp(body), snapshot: snapshot)
+    #expect(decision.reason == .bodyTruncated)
+    let roomy = DecisionEngine(configuration: .init(envoyMaxRequestBytes: body.utf8.count + 1))
+    #expect(roomy.decide(Self.mcp(body), snapshot: snapshot).verdict == .allow)
+  }
+
   // MARK: Destinations and HTTP routes
 
   @Test func destinationOutsideTheMissionIsDenied() {

@@ -5,10 +5,18 @@ public struct DecisionEngine: Sendable {
     public var jsonLimits: JSONTape.Limits
     /// JSON bodies larger than this are not parsed and are denied `body_malformed`.
     public var maximumJSONBodyBytes: Int
+    /// Envoy's `with_request_body.max_request_bytes` (Istio's `maxRequestBytes`). A body without
+    /// `content-length` that fills it is treated as cut.
+    public var envoyMaxRequestBytes: Int
 
-    public init(jsonLimits: JSONTape.Limits = .init(), maximumJSONBodyBytes: Int = 4 << 20) {
+    public init(
+      jsonLimits: JSONTape.Limits = .init(),
+      maximumJSONBodyBytes: Int = 4 << 20,
+      envoyMaxRequestBytes: Int = 65536
+    ) {
       self.jsonLimits = jsonLimits
       self.maximumJSONBodyBytes = maximumJSONBodyBytes
+      self.envoyMaxRequestBytes = envoyMaxRequestBytes
     }
   }
 
@@ -193,7 +201,7 @@ public struct DecisionEngine: Sendable {
   ) -> BodyReading {
     // A JSON body to a JSON-RPC destination: if the parse fails, answer as JSON-RPC would.
     run.decision.jsonRPC = .init(isBatch: false, ids: ["null"])
-    if http.bodyIsPartial {
+    if http.bodyIsPartial(maxRequestBytes: configuration.envoyMaxRequestBytes) {
       if snapshot.truncatedBody == .deny {
         run.deny(.bodyTruncated, step: "body", "body was cut at Envoy's max_request_bytes")
         return .denied

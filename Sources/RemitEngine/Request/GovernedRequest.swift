@@ -42,9 +42,19 @@ public struct GovernedRequest: Sendable {
       self.body = body
     }
 
-    /// Envoy cut the body at `max_request_bytes` (`allow_partial_message`).
-    public var bodyIsPartial: Bool {
-      headers["x-envoy-auth-partial-body"]?.lowercased() == "true"
+    /// Whether Envoy cut the body at `max_request_bytes` (`allow_partial_message`). Envoy's own
+    /// `x-envoy-auth-partial-body` header is not enough: Envoy 1.40 sends "false" when its buffer
+    /// fills to exactly the limit, so a `content-length` larger than what arrived also counts, and
+    /// so does a body without `content-length` that fills the limit (a body of exactly that size is
+    /// then treated as cut: the fail-closed reading).
+    public func bodyIsPartial(maxRequestBytes: Int) -> Bool {
+      if headers["x-envoy-auth-partial-body"]?.lowercased() == "true" { return true }
+      if let declared = headers["content-length"], let length = Int(declared.trimmingCharacters(in: .whitespaces)),
+        length >= 0
+      {
+        return length > body.count
+      }
+      return body.count >= maxRequestBytes
     }
 
     /// `application/json` or any `+json` media type.
