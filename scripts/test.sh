@@ -36,7 +36,7 @@ if [ "${REMIT_SKIP_E2E:-0}" != 1 ]; then
   step "end-to-end through real Envoy"
   export REMIT_BIN="$REPO/.build/debug/remit"
   set +e
-  "$REPO/.venv/bin/python" -m pytest -q -p no:cacheprovider Tests/e2e 2>&1 | tee /tmp/remit-e2e.log
+  E2E_SKIP_ENV=1 bash Tests/e2e/run.sh 2>&1 | tee /tmp/remit-e2e.log
   e2e_status=${PIPESTATUS[0]}
   set -e
   [ "$e2e_status" -eq 0 ] || failures+=("e2e")
