@@ -347,6 +347,13 @@ import Testing
     let allowed = decide(Self.mcp(Self.toolCall("get_stock"), from: watcher))
     #expect(allowed.verdict == .allow)
     #expect(allowed.wouldDeny == nil)
+    // Observe-mode allows strip forged Remit headers too.
+    let forged = decide(
+      Self.mcp(
+        Self.toolCall("delete_all"), from: watcher,
+        headers: ["content-type": "application/json", "x-remit-reason": "x"])
+    )
+    #expect(forged.headersToRemove == ["x-remit-reason"])
   }
 
   @Test func spoofableHeadersAreRemovedOnAllow() {

@@ -64,6 +64,7 @@ public struct DecisionEngine: Sendable {
       return run.deny(.policyUnavailable, step: "snapshot", "no policy snapshot is loaded")
     }
     run.decision.policyVersion = snapshot.version
+    run.chainHeader = snapshot.chainHeader
     run.note("snapshot", "ok", "policy \(snapshot.name) version \(snapshot.version)")
 
     // 2. Identity.
@@ -330,6 +331,8 @@ struct Evaluation {
   let tracing: Bool
   var decision: Decision
   var finished = false
+  /// The policy's delegation chain header, once a snapshot is known.
+  var chainHeader = "x-remit-delegation-chain-id"
 
   init(request: GovernedRequest, tracing: Bool) {
     self.request = request
@@ -352,13 +355,13 @@ struct Evaluation {
     decision.verdict = .allow
     decision.reason = nil
     finished = true
-    // Header hygiene: a caller may never forge a Remit header toward the upstream.
-    if let http = request.http {
-      for name in http.headers.keys where name.hasPrefix("x-remit-") && name != snapshot.chainHeader {
-        decision.headersToRemove.append(name)
-      }
-      decision.headersToRemove.sort()
-    }
+    removeSpoofableHeaders(chainHeader: snapshot.chainHeader)
+  }
+
+  /// Header hygiene: a caller may never forge a Remit header toward the upstream.
+  mutating func removeSpoofableHeaders(chainHeader: String) {
+    guard let http = request.http else { return }
+    decision.headersToRemove = http.headers.keys.filter { $0.hasPrefix("x-remit-") && $0 != chainHeader }.sorted()
   }
 
   /// Applies observe mode and returns the decision.
@@ -371,12 +374,7 @@ struct Evaluation {
         decision.trace.append(
           .init(step: "mode", outcome: "allow", detail: "observe mode: would deny \(reason.rawValue)"))
       }
-      if let http = request.http {
-        for name in http.headers.keys where name.hasPrefix("x-remit-") && name != "x-remit-delegation-chain-id" {
-          decision.headersToRemove.append(name)
-        }
-        decision.headersToRemove.sort()
-      }
+      removeSpoofableHeaders(chainHeader: chainHeader)
     }
     return decision
   }
