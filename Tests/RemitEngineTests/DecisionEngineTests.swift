@@ -206,6 +206,20 @@ import Testing
     expectDeny(Self.mcp(Self.toolCall("delete_all"), headers: [:]), .scopeRouteDenied)
   }
 
+  @Test func headerValuesAreReadWithOptionalWhitespaceAndParameters() {
+    expectDeny(
+      Self.mcp(Self.toolCall("delete_all"), headers: ["content-type": " Application/JSON ; charset=utf-8"]),
+      .scopeToolDenied)
+    expectAllow(Self.mcp(Self.toolCall("get_stock"), headers: ["content-type": "application/vnd.api+json"]))
+    let cut = ["content-type": "application/json", "content-length": " 70000\t"]
+    expectDeny(Self.mcp(Self.toolCall("get_stock"), headers: cut), .bodyTruncated)
+    let gzip = ["content-type": "application/json", "content-encoding": " gzip "]
+    expectDeny(Self.mcp(Self.toolCall("get_stock"), headers: gzip), .bodyMalformed)
+    expectAllow(
+      Self.mcp(
+        Self.toolCall("get_stock"), headers: ["content-type": "application/json", "content-encoding": "identity"]))
+  }
+
   @Test func encodedBodiesAreRefusedUntilTheyCanBeRead() {
     let headers = ["content-type": "application/json", "content-encoding": "gzip"]
     expectDeny(Self.mcp(Self.toolCall("get_stock"), headers: headers), .bodyMalformed)

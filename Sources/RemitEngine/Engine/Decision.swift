@@ -58,7 +58,4 @@ public struct Decision: Sendable {
       self.detail = detail
     }
   }
-
-  /// The reason the logs and metrics report: the deny reason, or nil on allow.
-  public var effectiveReason: ReasonCode? { reason }
 }

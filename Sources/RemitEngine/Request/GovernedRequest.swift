@@ -49,7 +49,7 @@ public struct GovernedRequest: Sendable {
     /// then treated as cut: the fail-closed reading).
     public func bodyIsPartial(maxRequestBytes: Int) -> Bool {
       if headers["x-envoy-auth-partial-body"]?.lowercased() == "true" { return true }
-      if let declared = headers["content-length"], let length = Int(declared.trimmingCharacters(in: .whitespaces)),
+      if let declared = headers["content-length"], let length = Int(declared.trimmingOptionalWhitespace()),
         length >= 0
       {
         return length > body.count
@@ -61,7 +61,7 @@ public struct GovernedRequest: Sendable {
     public var hasJSONContentType: Bool {
       guard let value = headers["content-type"] else { return false }
       let mediaType = value.split(separator: ";", maxSplits: 1).first.map {
-        $0.trimmingCharacters(in: .whitespaces).lowercased()
+        $0.trimmingOptionalWhitespace().lowercased()
       }
       guard let mediaType else { return false }
       return mediaType == "application/json" || mediaType.hasSuffix("+json")
@@ -69,7 +69,7 @@ public struct GovernedRequest: Sendable {
 
     /// A `content-encoding` other than identity.
     public var contentEncoding: String? {
-      guard let value = headers["content-encoding"]?.trimmingCharacters(in: .whitespaces).lowercased(),
+      guard let value = headers["content-encoding"]?.trimmingOptionalWhitespace().lowercased(),
         !value.isEmpty, value != "identity"
       else { return nil }
       return value
@@ -77,25 +77,10 @@ public struct GovernedRequest: Sendable {
   }
 }
 
-extension Character {
-  static let whitespaces: Set<Character> = [" ", "\t"]
-}
-
-extension Substring {
-  func trimmingCharacters(in set: Set<Character>) -> Substring {
-    var slice = self[...]
-    while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
-    while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
-    return slice
+extension StringProtocol {
+  /// Without leading and trailing spaces and tabs (HTTP optional whitespace).
+  func trimmingOptionalWhitespace() -> String {
+    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+    return String(self.drop(while: isSpace).reversed().drop(while: isSpace).reversed())
   }
-}
-
-extension String {
-  func trimmingCharacters(in set: Set<Character>) -> String {
-    String(self[...].trimmingCharacters(in: set))
-  }
-}
-
-extension Set where Element == Character {
-  static var whitespaces: Set<Character> { Character.whitespaces }
 }

@@ -158,7 +158,8 @@ public struct PathGlob: Sendable, Hashable, CustomStringConvertible {
 
   /// `path` is the hygienic path (starts with `/`, no query).
   public func matches(_ path: String) -> Bool {
-    let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+    // Split once: each segment is compared against several pattern segments.
+    let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
     // Dynamic programming over (pattern prefix, path prefix): O(segments × parts) whatever
     // the number of `**`, so a hostile path cannot make matching exponential.
     var reachable = [Bool](repeating: false, count: parts.count + 1)
@@ -174,7 +175,7 @@ public struct PathGlob: Sendable, Hashable, CustomStringConvertible {
       case .glob(let glob):
         var index = parts.count
         while index > 0 {
-          reachable[index] = reachable[index - 1] && glob.matches(String(parts[parts.startIndex + index - 1]))
+          reachable[index] = reachable[index - 1] && glob.matches(parts[index - 1])
           index -= 1
         }
         reachable[0] = false
