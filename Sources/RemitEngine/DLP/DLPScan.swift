@@ -68,7 +68,8 @@ struct DLPScan {
               (next == UInt8(ascii: " ") || next == UInt8(ascii: "-") || next == UInt8(ascii: "."))
               && ASCII.isDigit(text[runEnd &+ 1])
             if runEnd &- position < 9 && !separated {
-              resumeAt = runEnd
+              // Skip the run, unless a custom keyword may start inside it.
+              if scanner.customRules.isEmpty { resumeAt = runEnd }
               continue
             }
           }
