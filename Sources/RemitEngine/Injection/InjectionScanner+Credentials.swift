@@ -30,7 +30,7 @@ extension InjectionScanner {
     if index > 0 && Self.isPathWordByte(base[index - 1]) { return }
     let start = index + 1
     guard start < end else { return }
-    if matchesCaseInsensitive(at: start, Array("env".utf8)) {
+    if matchesCaseInsensitive(at: start, "env") {
       if isDotEnvFile(afterEnvAt: start + 3) { report(.credentialReference, at: index) }
       return
     }
@@ -57,9 +57,9 @@ extension InjectionScanner {
       }
     }
     // /proc/<pid>/environ
-    if matchesPath(at: start, Array("proc/".utf8)) {
+    if matchesPath(at: start, "proc/") {
       let digitsEnd = scanName(from: start + 5, limit: 10) { $0 &- UInt8(ascii: "0") < 10 }
-      if digitsEnd > start + 5 && matchesPath(at: digitsEnd, Array("/environ".utf8))
+      if digitsEnd > start + 5 && matchesPath(at: digitsEnd, "/environ")
         && isFileNameEnd(at: digitsEnd + 8)
       {
         report(.credentialReference, at: index)
@@ -76,13 +76,13 @@ extension InjectionScanner {
     {
       for keyType in Self.sshKeyTypes where matchesCaseInsensitive(at: start, keyType) {
         let nameEnd = start + keyType.count
-        if isFileNameEnd(at: nameEnd) && !matchesCaseInsensitive(at: nameEnd, Array(".pub".utf8)) {
+        if isFileNameEnd(at: nameEnd) && !matchesCaseInsensitive(at: nameEnd, ".pub") {
           report(.credentialReference, at: index - 2)
         }
         return
       }
     }
-    if (index == 0 || !Self.isPathWordByte(base[index - 1])) && matchesCaseInsensitive(at: start, Array("netrc".utf8))
+    if (index == 0 || !Self.isPathWordByte(base[index - 1])) && matchesCaseInsensitive(at: start, "netrc")
       && isFileNameEnd(at: start + 5)
     {
       report(.credentialReference, at: index)
@@ -105,6 +105,14 @@ extension InjectionScanner {
 
   /// Whether `path` (lowercase, `/` standing for either slash) appears at `start`.
   private func matchesPath(at start: Int, _ path: [UInt8]) -> Bool {
+    path.withUnsafeBufferPointer { matchesPath(at: start, $0) }
+  }
+
+  private func matchesPath(at start: Int, _ path: StaticString) -> Bool {
+    path.withUTF8Buffer { matchesPath(at: start, $0) }
+  }
+
+  private func matchesPath(at start: Int, _ path: UnsafeBufferPointer<UInt8>) -> Bool {
     guard let base, start + path.count <= end else { return false }
     for offset in 0..<path.count {
       let byte = Self.lowercased(base[start + offset])

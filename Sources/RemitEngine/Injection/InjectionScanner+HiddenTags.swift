@@ -38,7 +38,7 @@ extension InjectionScanner {
       // <<SYS>> and <</SYS>> (Llama 2).
       position += 1
       if position < end && base[position] == UInt8(ascii: "/") { position += 1 }
-      if matchesCaseInsensitive(at: position, Array("sys>>".utf8)) { report(.hiddenTag, at: index) }
+      if matchesCaseInsensitive(at: position, "sys>>") { report(.hiddenTag, at: index) }
       return
     }
     let closing = base[position] == UInt8(ascii: "/")
@@ -99,8 +99,8 @@ extension InjectionScanner {
     case UInt8(ascii: " "):
       var next = wordEnd
       while next < end && base[next] == UInt8(ascii: " ") { next += 1 }
-      if next < end && base[next] == UInt8(ascii: ":") || matchesCaseInsensitive(at: next, Array("message".utf8))
-        || matchesCaseInsensitive(at: next, Array("prompt".utf8))
+      if next < end && base[next] == UInt8(ascii: ":") || matchesCaseInsensitive(at: next, "message")
+        || matchesCaseInsensitive(at: next, "prompt")
       {
         report(.hiddenTag, at: index)
       }
@@ -136,6 +136,15 @@ extension InjectionScanner {
 
   /// Whether `literal` (lowercase) appears at `start`, ASCII case-insensitively.
   func matchesCaseInsensitive(at start: Int, _ literal: [UInt8]) -> Bool {
+    literal.withUnsafeBufferPointer { matchesCaseInsensitive(at: start, $0) }
+  }
+
+  /// The same for a literal in the source, without allocating.
+  func matchesCaseInsensitive(at start: Int, _ literal: StaticString) -> Bool {
+    literal.withUTF8Buffer { matchesCaseInsensitive(at: start, $0) }
+  }
+
+  private func matchesCaseInsensitive(at start: Int, _ literal: UnsafeBufferPointer<UInt8>) -> Bool {
     guard let base, start >= 0, start + literal.count <= end else { return false }
     for offset in 0..<literal.count where Self.lowercased(base[start + offset]) != literal[offset] { return false }
     return true

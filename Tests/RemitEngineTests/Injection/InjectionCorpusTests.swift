@@ -42,6 +42,28 @@ import Testing
     #expect(falsePositives == 0)
   }
 
+  @Test func concurrentCallersSeeTheSameResults() async {
+    // One shared detector, many tasks at once, as in the authorizer: results match a sequential run.
+    let shared = detector
+    let texts = InjectionCorpus.positives.map(\.1) + InjectionCorpus.benign
+    let expected = texts.map { shared.signals(in: $0) }
+    let mismatches = await withTaskGroup(of: Int.self) { group in
+      for worker in 0..<8 {
+        group.addTask {
+          var mismatches = 0
+          for round in 0..<20 {
+            for (index, text) in texts.enumerated() where (index + round + worker) % 3 == 0 {
+              if shared.signals(in: text) != expected[index] { mismatches += 1 }
+            }
+          }
+          return mismatches
+        }
+      }
+      return await group.reduce(0, +)
+    }
+    #expect(mismatches == 0)
+  }
+
   @Test func benignStringsStayCleanInsideLargerTexts() {
     // The same strings joined into one body must not combine into a phrase or a run.
     let joined = InjectionCorpus.benign.joined(separator: "\n\n")
