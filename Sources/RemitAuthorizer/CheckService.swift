@@ -73,6 +73,13 @@ public struct DecisionLog: Sendable {
         "chain_id": text(decision.chainID),
         "policy_version": text(decision.policyVersion),
         "findings": .array(decision.findings.map { .string($0) }),
+        "aibom": decision.component.map { component in
+          .dictionary([
+            "publisher": text(component.publisher),
+            "version": text(component.version),
+            "risk": text(component.risk?.rawValue),
+          ])
+        } ?? null,
         "latency_us": .stringConvertible(microseconds),
       ]
     )

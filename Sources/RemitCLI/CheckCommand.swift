@@ -59,6 +59,12 @@ struct CheckCommand: AsyncParsableCommand {
       "chain_id": value(decision.chainID),
       "policy_version": value(decision.policyVersion),
       "findings": decision.findings,
+      "aibom": decision.component.map { component -> [String: Any] in
+        [
+          "publisher": value(component.publisher), "version": value(component.version),
+          "risk": value(component.risk?.rawValue),
+        ]
+      } ?? NSNull(),
       "trace": decision.trace.map { ["step": $0.step, "outcome": $0.outcome, "detail": $0.detail] },
       "response": (try? JSONSerialization.jsonObject(with: Data(responseJSON.utf8))) ?? [:],
     ]
