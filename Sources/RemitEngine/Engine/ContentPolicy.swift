@@ -17,29 +17,7 @@ struct ContentPolicy: Sendable {
     threats = indicators.isEmpty ? nil : ThreatIndex(indicators)
     injection = document.threatIntel?.injection
 
-    var actions: [String: DLPAction] = [:]
-    var builtins: Set<DLPDetector> = []
-    for (id, action) in document.dlp?.detectors ?? [:] {
-      guard let detector = DLPDetector(rawValue: id) else { continue }
-      builtins.insert(detector)
-      actions[id] = action
-    }
-    var rules: [DLPCustomRule] = []
-    for custom in document.dlp?.custom ?? [] {
-      // Validation has compiled every rule already; one that fails here is skipped, never trapped on.
-      guard
-        let rule = try? DLPCustomRule(
-          id: custom.id,
-          keywords: custom.keywords ?? [],
-          pattern: custom.pattern,
-          validator: custom.validator.flatMap { DLPValidator(rawValue: $0.rawValue) }
-        )
-      else { continue }
-      rules.append(rule)
-      actions[custom.id] = custom.action
-    }
-    dlp = builtins.isEmpty && rules.isEmpty ? nil : DLPScanner(builtins: builtins, custom: rules)
-    dlpActions = actions
+    (dlp, dlpActions) = DLPScanner.compile(document.dlp)
 
     components = (document.aibom?.components ?? []).compactMap { component in
       WorkloadPattern(component.to).map {
@@ -67,4 +45,34 @@ struct CompiledComponent: Sendable {
   let destination: WorkloadPattern
   let tool: Glob?
   let component: PolicyDocument.Component
+}
+
+extension DLPScanner {
+  /// The scanner and the action of each detector id for a policy's `dlp` section; no scanner
+  /// when the section enables nothing.
+  public static func compile(_ dlp: PolicyDocument.DLP?) -> (scanner: DLPScanner?, actions: [String: DLPAction]) {
+    var actions: [String: DLPAction] = [:]
+    var builtins: Set<DLPDetector> = []
+    for (id, action) in dlp?.detectors ?? [:] {
+      guard let detector = DLPDetector(rawValue: id) else { continue }
+      builtins.insert(detector)
+      actions[id] = action
+    }
+    var rules: [DLPCustomRule] = []
+    for custom in dlp?.custom ?? [] {
+      // Validation has compiled every rule already; one that fails here is skipped, never trapped on.
+      guard
+        let rule = try? DLPCustomRule(
+          id: custom.id,
+          keywords: custom.keywords ?? [],
+          pattern: custom.pattern,
+          validator: custom.validator.flatMap { DLPValidator(rawValue: $0.rawValue) }
+        )
+      else { continue }
+      rules.append(rule)
+      actions[custom.id] = custom.action
+    }
+    if builtins.isEmpty && rules.isEmpty { return (nil, actions) }
+    return (DLPScanner(builtins: builtins, custom: rules), actions)
+  }
 }

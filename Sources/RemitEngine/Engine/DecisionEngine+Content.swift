@@ -162,7 +162,8 @@ extension DecisionEngine {
     if let external = scope.externalHost {
       if let match = threats.matchHost(external) { return (match, "egress host") }
       if let http {
-        let scheme = http.headers[":scheme"].flatMap { $0 == "http" || $0 == "https" ? $0 : nil } ?? "https"
+        // The URL as the agent asked for it; without a known scheme, https (what egress mostly is).
+        let scheme = http.scheme.lowercased() == "http" ? "http" : "https"
         let url = "\(scheme)://\(external)\(run.decision.path ?? "/")"
         if let match = threats.matchURL(url) { return (match, "egress url") }
       }
