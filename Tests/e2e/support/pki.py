@@ -132,3 +132,42 @@ class MeshCA:
         )
         _write_key(key_path, key)
         return WorkloadCert(spiffe_id=uri, cert_path=cert_path, key_path=key_path, ca_path=self.ca_path)
+
+
+@dataclass(frozen=True)
+class ServerCert:
+    """A web server certificate for DNS names (an external service's, not a mesh workload's)."""
+
+    dns_names: tuple
+    cert_path: Path
+    key_path: Path
+    ca_path: Path
+
+
+def issue_server_cert(ca: MeshCA, *dns_names: str) -> ServerCert:
+    """A serverAuth certificate for `dns_names` (DNS SANs, CN = the first name) signed by `ca`; use
+    a CA other than the mesh root to stand in for a public CA."""
+    if not dns_names:
+        raise ValueError("issue_server_cert needs at least one DNS name")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = _dt.datetime.now(_dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])]))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _dt.timedelta(minutes=5))
+        .not_valid_after(now + _dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
+        .sign(ca.key, hashes.SHA256())
+    )
+    stem = f"{ca.name}-server-{dns_names[0].replace('*', '_wildcard_')}"
+    cert_path = ca.dir / f"{stem}.crt"
+    key_path = ca.dir / f"{stem}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(key_path, key)
+    return ServerCert(dns_names=tuple(dns_names), cert_path=cert_path, key_path=key_path, ca_path=ca.ca_path)
