@@ -37,3 +37,19 @@ import Testing
     return labels.contains("example") || value.hasSuffix(".example")
   }
 }
+
+@Suite struct PolicyYAMLTests {
+  @Test func aPolicyWithImportedIndicatorsRoundTripsThroughYAML() throws {
+    let bytes = try [UInt8](
+      Data(contentsOf: ThreatFeedExamplesTests.examples.appendingPathComponent("threat-feed.csv")))
+    let indicators = try ThreatFeed.parse(bytes, format: .csv, defaultSource: nil)
+    let document = PolicyDocument(
+      metadata: .init(name: "prod", version: "42"),
+      missions: [PolicyDocument.Mission(id: "m", egress: ["yes", "1.5", "*.example.com"])],
+      threatIntel: .init(injection: .block, indicators: indicators + [.init(type: .tool, value: "true")])
+    )
+    let yaml = try document.yamlText()
+    #expect(yaml.hasPrefix("apiVersion: remit/v1\n"))
+    #expect(try PolicyDocument.decode(Array(yaml.utf8), format: .yaml) == document)
+  }
+}
