@@ -57,6 +57,7 @@ struct CheckCommand: AsyncParsableCommand {
       "tool": value(decision.tool),
       "rpc_method": value(decision.rpcMethod),
       "chain_id": value(decision.chainID),
+      "external_host": value(decision.externalHost),
       "policy_version": value(decision.policyVersion),
       "findings": decision.findings,
       "aibom": decision.component.map { component -> [String: Any] in

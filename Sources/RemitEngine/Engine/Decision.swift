@@ -19,6 +19,8 @@ public struct Decision: Sendable {
   /// The JSON-RPC method of the first message.
   public var rpcMethod: String?
   public var chainID: String?
+  /// On an egress check, the external host (HTTP host, else SNI, else destination service).
+  public var externalHost: String?
   public var policyVersion: String?
   /// Observations: advisory ones (`identity_unmapped_allowed`, `body_truncated`,
   /// `dlp_log:email@$.params.arguments.to`) and the one behind a content denial

@@ -155,6 +155,14 @@ public struct DecisionEngine: Sendable {
       guard !host.isEmpty else {
         return run.deny(.egressHostDenied, step: "scope", "egress check without a host or SNI")
       }
+      // Logged: only a well-formed host name or address, so the log never carries arbitrary text.
+      if host.utf8.count <= 253,
+        host.utf8.allSatisfy({
+          DNSName.isLowerAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":")
+        })
+      {
+        run.decision.externalHost = host
+      }
       guard mission.allowsEgress(host: host) else {
         return run.deny(.egressHostDenied, step: "scope", "\(host) is not on mission \(mission.id)'s egress list")
       }

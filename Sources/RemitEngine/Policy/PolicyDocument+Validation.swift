@@ -308,6 +308,8 @@ extension PolicyValidator {
           pattern: detector.pattern,
           validator: detector.validator.flatMap { DLPValidator(rawValue: $0.rawValue) }
         )
+      } catch  where error.code.hasPrefix("dlp_custom_id") {
+        // Reported above with the policy's own identifier rules.
       } catch {
         let field = error.code.contains("keyword") ? "keywords" : "pattern"
         report("\(path).\(field)", error.message)
