@@ -7,7 +7,9 @@ struct ContentPolicy: Sendable {
   let dlp: DLPScanner?
   /// Detector id (built-in or custom) → action.
   let dlpActions: [String: DLPAction]
-  let components: [CompiledComponent]
+  /// AIBOM components whose `to` is an exact workload, by workload; the others in order.
+  let componentsByDestination: [String: [CompiledComponent]]
+  let componentPatterns: [CompiledComponent]
 
   /// Whether any check reads the body.
   var inspectsBody: Bool { threats != nil || injection != nil || dlp != nil }
@@ -19,29 +21,46 @@ struct ContentPolicy: Sendable {
 
     (dlp, dlpActions) = DLPScanner.compile(document.dlp)
 
-    components = (document.aibom?.components ?? []).compactMap { component in
-      WorkloadPattern(component.to).map {
-        CompiledComponent(destination: $0, tool: component.tool.map(Glob.init), component: component)
-      }
+    var exact: [String: [CompiledComponent]] = [:]
+    var patterns: [CompiledComponent] = []
+    for (order, component) in (document.aibom?.components ?? []).enumerated() {
+      guard let destination = WorkloadPattern(component.to) else { continue }
+      let compiled = CompiledComponent(
+        order: order, destination: destination, tool: component.tool.map(Glob.init), component: component)
+      if destination.isExact { exact[component.to, default: []].append(compiled) } else { patterns.append(compiled) }
     }
+    componentsByDestination = exact
+    componentPatterns = patterns
   }
 
-  /// The AIBOM component of a call: one naming the tool wins over one for the whole destination.
+  /// The AIBOM component of a call: one naming the tool wins over one for the whole destination,
+  /// and the first in document order among equals.
   func component(destination: WorkloadIdentity, tool: String?) -> PolicyDocument.Component? {
-    var wholeDestination: PolicyDocument.Component?
-    for entry in components
-    where entry.destination.matches(namespace: destination.namespace, serviceAccount: destination.serviceAccount) {
+    var best: CompiledComponent?
+    func consider(_ entry: CompiledComponent) {
       if let glob = entry.tool {
-        if let tool, glob.matches(tool) { return entry.component }
-      } else if wholeDestination == nil {
-        wholeDestination = entry.component
+        guard let tool, glob.matches(tool) else { return }
+      }
+      guard let current = best else { return best = entry }
+      let entryNamesTool = entry.tool != nil
+      let currentNamesTool = current.tool != nil
+      if entryNamesTool != currentNamesTool {
+        if entryNamesTool { best = entry }
+      } else if entry.order < current.order {
+        best = entry
       }
     }
-    return wholeDestination
+    for entry in componentsByDestination[destination.workload] ?? [] { consider(entry) }
+    for entry in componentPatterns
+    where entry.destination.matches(namespace: destination.namespace, serviceAccount: destination.serviceAccount) {
+      consider(entry)
+    }
+    return best?.component
   }
 }
 
 struct CompiledComponent: Sendable {
+  let order: Int
   let destination: WorkloadPattern
   let tool: Glob?
   let component: PolicyDocument.Component
