@@ -169,8 +169,9 @@ extension DLPText {
     return shannonEntropy(value) >= DLPScan.minimumSecretEntropy
   }
 
-  /// `${VAR}`, `{{var}}`, `<redacted>`, `$(cmd)`, `%(name)s`, `changeme`, `xxxx`, `****`, `...`,
-  /// `your_…`, `example`, `placeholder`, `redacted`, `dummy`, one character repeated.
+  /// `${VAR}`, `{{var}}`, `<redacted>`, `[hidden]`, `$(cmd)`, `%(name)s`, and values holding
+  /// `changeme`, `change_me`, `change-me`, `xxxx`, `****`, `...`, `your_`, `your-`, `example`,
+  /// `placeholder`, `redacted`, `dummy`, `insert`, `replace` (any case), or one character repeated.
   func isPlaceholder(_ value: Range<Int>) -> Bool {
     let first = self[value.lowerBound]
     let second = self[value.lowerBound + 1]
@@ -180,11 +181,28 @@ extension DLPText {
     {
       return true
     }
-    let markers: [StaticString] = [
-      "changeme", "change_me", "change-me", "xxxx", "****", "...", "your_", "your-", "example", "placeholder",
-      "redacted", "dummy", "insert", "replace",
-    ]
-    for marker in markers where contains(marker, in: value) { return true }
+    // One pass; a marker is only compared where its first byte occurs, and must end in the value.
+    func marker(_ literal: StaticString, at index: Int) -> Bool {
+      index + literal.utf8CodeUnitCount <= value.upperBound && hasIgnoringCase(literal, at: index)
+    }
+    for index in value {
+      let matched: Bool
+      switch ASCII.lowercased(base[index]) {
+      case UInt8(ascii: "c"):
+        matched = marker("changeme", at: index) || marker("change_me", at: index) || marker("change-me", at: index)
+      case UInt8(ascii: "x"): matched = marker("xxxx", at: index)
+      case UInt8(ascii: "*"): matched = marker("****", at: index)
+      case UInt8(ascii: "."): matched = marker("...", at: index)
+      case UInt8(ascii: "y"): matched = marker("your_", at: index) || marker("your-", at: index)
+      case UInt8(ascii: "e"): matched = marker("example", at: index)
+      case UInt8(ascii: "p"): matched = marker("placeholder", at: index)
+      case UInt8(ascii: "r"): matched = marker("redacted", at: index) || marker("replace", at: index)
+      case UInt8(ascii: "d"): matched = marker("dummy", at: index)
+      case UInt8(ascii: "i"): matched = marker("insert", at: index)
+      default: matched = false
+      }
+      if matched { return true }
+    }
     return runEnd(from: value.lowerBound, limit: value.count) { $0 == first } == value.upperBound
   }
 
@@ -193,13 +211,14 @@ extension DLPText {
     withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 256) { counts in
       counts.initialize(repeating: 0)
       for index in value { counts[Int(base[index])] &+= 1 }
+      // H = log2(n) - (1/n) * sum(c * log2(c)) over the byte counts c.
       let total = Double(value.count)
-      var entropy = 0.0
-      for count in counts where count > 0 {
-        let probability = Double(count) / total
-        entropy -= probability * log2(probability)
+      var sum = 0.0
+      for count in counts where count > 1 {
+        let countValue = Double(count)
+        sum += countValue * log2(countValue)
       }
-      return entropy
+      return log2(total) - sum / total
     }
   }
 }

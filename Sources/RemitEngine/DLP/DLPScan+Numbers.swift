@@ -45,6 +45,8 @@ extension DLPScan {
     if previous == UInt8(ascii: "("), isOn(.phone), let end = inspectParenthesizedNANP(openAt: start - 1) {
       return max(resume, end)
     }
+    // Cards, SSNs and NANP numbers all have nine digits or more: most numbers stop here.
+    guard span.digitCount >= 9 else { return resume }
     if recordIfSensitive(span) { return resume }
     guard span.separator == UInt8(ascii: " ") else { return resume }
     // Space-separated numbers may be a list ("4111111111111111 2029", "078 05 1120 12"): a card or

@@ -9,6 +9,8 @@ struct DLPScan {
   var firstNewMatch = 0
   /// A match was appended before an earlier one (custom rules look behind their keyword).
   var needsSort = false
+  /// The latest built-in match: where it sits in `matches`, which detector, which bytes.
+  var lastBuiltin: (index: Int, detector: DLPDetector, range: Range<Int>)? = nil
   var finished = false
 
   var digitResume = 0
@@ -34,37 +36,89 @@ struct DLPScan {
     let bytes = text.base
     let count = text.count
     // The first byte has no predecessor: it counts as preceded by NUL, a non-word byte.
-    var index = 0
+    // `inspect` may skip ahead (past a digit run): anchors before `resumeAt` are already covered.
+    var resumeAt = 0
     var anchor = triggers[Int(bytes[0])] & precedes[0]
-    if anchor != 0 {
-      index = inspect(at: 0, anchor: DLPScanner.Anchor(rawValue: anchor))
-    } else {
-      index = 1
+    if anchor != 0 { resumeAt = inspect(at: 0, anchor: DLPScanner.Anchor(rawValue: anchor)) }
+    var index = 1
+    while index &+ 8 <= count {
+      index = Self.skipClean(bytes, count, from: index, triggers, precedes)
+      guard index &+ 8 <= count else { break }
+      // Visit the anchors of the block in order.
+      var hits: UInt32 = 0
+      for offset in 0..<8 where triggers[Int(bytes[index &+ offset])] & precedes[Int(bytes[index &+ offset &- 1])] != 0
+      {
+        hits |= 1 << UInt32(offset)
+      }
+      while hits != 0 {
+        let position = index &+ hits.trailingZeroBitCount
+        hits &= hits &- 1
+        guard position >= resumeAt else { continue }
+        let anchor = triggers[Int(bytes[position])] & precedes[Int(bytes[position &- 1])]
+        // The commonest stops in JSON, rejected without a call: short numbers (no card, SSN or
+        // phone number has fewer than nine digits or starts with a group of fewer than three), the
+        // closing quote of a value (no colon after it), keys that do not end like a secret word.
+        if anchor == DLPScanner.Anchor.number.rawValue {
+          let previous = bytes[position &- 1]
+          if previous != UInt8(ascii: "+") && previous != UInt8(ascii: "(") {
+            let runEnd = text.runEnd(from: position, limit: 20, ASCII.isDigit)
+            if runEnd &- position < 3 { continue }
+            let next = text[runEnd]
+            let separated =
+              (next == UInt8(ascii: " ") || next == UInt8(ascii: "-") || next == UInt8(ascii: "."))
+              && ASCII.isDigit(text[runEnd &+ 1])
+            if runEnd &- position < 9 && !separated {
+              resumeAt = runEnd
+              continue
+            }
+          }
+        } else if anchor == DLPScanner.Anchor.quotedKey.rawValue {
+          let next = text[position &+ 1]
+          if next != UInt8(ascii: ":") && next != UInt8(ascii: " ") { continue }
+          let keyEnd = bytes[position &- 1] == UInt8(ascii: "\\") ? position &- 1 : position
+          if !text.hasSecretWordEnding(before: keyEnd) { continue }
+        }
+        resumeAt = inspect(at: position, anchor: DLPScanner.Anchor(rawValue: anchor))
+        if finished { return finish() }
+      }
+      index = max(index &+ 8, resumeAt)
     }
+    // The last bytes, one at a time.
     while index < count && !finished {
-      // Clean text: eight pairs per branch.
-      while index &+ 8 <= count {
-        let at = bytes + index
-        let any =
-          (triggers[Int(at[0])] & precedes[Int(at[-1])]) | (triggers[Int(at[1])] & precedes[Int(at[0])])
-          | (triggers[Int(at[2])] & precedes[Int(at[1])]) | (triggers[Int(at[3])] & precedes[Int(at[2])])
-          | (triggers[Int(at[4])] & precedes[Int(at[3])]) | (triggers[Int(at[5])] & precedes[Int(at[4])])
-          | (triggers[Int(at[6])] & precedes[Int(at[5])]) | (triggers[Int(at[7])] & precedes[Int(at[6])])
-        if any != 0 { break }
-        index &+= 8
+      anchor = triggers[Int(bytes[index])] & precedes[Int(bytes[index &- 1])]
+      if anchor != 0 && index >= resumeAt {
+        resumeAt = inspect(at: index, anchor: DLPScanner.Anchor(rawValue: anchor))
       }
-      anchor = 0
-      while index < count {
-        anchor = triggers[Int(bytes[index])] & precedes[Int(bytes[index &- 1])]
-        if anchor != 0 { break }
-        index &+= 1
-      }
-      guard anchor != 0 else { break }
-      index = inspect(at: index, anchor: DLPScanner.Anchor(rawValue: anchor))
+      index &+= 1
     }
+    finish()
+  }
+
+  private mutating func finish() {
     if needsSort && matches.count - firstNewMatch > 1 {
       matches[firstNewMatch...].sort { ($0.offset, $0.length) < ($1.offset, $1.length) }
     }
+  }
+
+  /// The start of the first eight-byte block from `index` holding an anchor (or the first index
+  /// with fewer than eight bytes left). Kept apart so the loop has all registers to itself.
+  @inline(never)
+  static func skipClean(
+    _ bytes: UnsafePointer<UInt8>, _ count: Int, from start: Int, _ triggers: UnsafeMutablePointer<UInt16>,
+    _ precedes: UnsafeMutablePointer<UInt16>
+  ) -> Int {
+    var index = start
+    while index &+ 8 <= count {
+      let at = bytes + index
+      let any =
+        (triggers[Int(at[0])] & precedes[Int(at[-1])]) | (triggers[Int(at[1])] & precedes[Int(at[0])])
+        | (triggers[Int(at[2])] & precedes[Int(at[1])]) | (triggers[Int(at[3])] & precedes[Int(at[2])])
+        | (triggers[Int(at[4])] & precedes[Int(at[3])]) | (triggers[Int(at[5])] & precedes[Int(at[4])])
+        | (triggers[Int(at[6])] & precedes[Int(at[5])]) | (triggers[Int(at[7])] & precedes[Int(at[6])])
+      if any != 0 { return index }
+      index &+= 8
+    }
+    return index
   }
 
   /// Runs the confirm checks of the families anchored at `index`; returns where the loop continues.
@@ -93,20 +147,16 @@ struct DLPScan {
   /// one is dropped, except that any specific detector replaces `generic_secret` on the same bytes.
   mutating func record(_ detector: DLPDetector, _ range: Range<Int>) {
     guard !finished, !range.isEmpty else { return }
-    let generic = DLPDetector.genericSecret.rawValue
-    var index = matches.count - 1
-    while index >= firstNewMatch {
-      let existing = matches[index]
-      if existing.end <= range.lowerBound && !isCustom(existing) { break }
-      if !isCustom(existing) && existing.offset < range.upperBound && range.lowerBound < existing.end {
-        if existing.detector == generic && detector != .genericSecret {
-          matches[index] = DLPMatch(detector: detector.rawValue, offset: range.lowerBound, length: range.count)
-          needsSort = true
-        }
-        return
+    // Built-ins are found in (nearly) offset order: only the latest one can overlap a new one.
+    if let last = lastBuiltin, last.range.overlaps(range) {
+      if last.detector == .genericSecret && detector != .genericSecret {
+        matches[last.index] = DLPMatch(detector: detector.rawValue, offset: range.lowerBound, length: range.count)
+        lastBuiltin = (last.index, detector, range)
+        needsSort = true
       }
-      index -= 1
+      return
     }
+    lastBuiltin = (matches.count, detector, range)
     append(DLPMatch(detector: detector.rawValue, offset: range.lowerBound, length: range.count))
   }
 
@@ -117,5 +167,4 @@ struct DLPScan {
     if matches.count >= limit { finished = true }
   }
 
-  private func isCustom(_ match: DLPMatch) -> Bool { DLPDetector(rawValue: match.detector) == nil }
 }

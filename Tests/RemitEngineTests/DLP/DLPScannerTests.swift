@@ -55,6 +55,13 @@ import Testing
     #expect(found("ssn 078 05 1120 12") == ["us_ssn:078 05 1120"])
   }
 
+  @Test func shortNumbersAndDatesAreSkippedButLongOnesAreNot() {
+    #expect(scan(#"{"id":17,"n":211,"at":"2026-11-23T10:44:00Z","v":"1.2.3","p":417.32}"#).isEmpty)
+    #expect(found(#"{"n":4111111111111111}"#) == ["credit_card:4111111111111111"])
+    #expect(found(#"{"n":"415.555.2671"}"#) == ["phone:415.555.2671"])
+    #expect(found("[078-05-1120]") == ["us_ssn:078-05-1120"])
+  }
+
   @Test func onlyEnabledDetectorsRun() {
     let cardsOnly = DLPScanner(builtins: [.creditCard], custom: [])
     let text = "4111111111111111 jane@example.com 078-05-1120"
@@ -150,6 +157,9 @@ import Testing
     #expect(scan("token=${GITHUB_TOKEN_FROM_ENV}").isEmpty)
     #expect(scan(#"{"secret": "<REDACTED-SECRET-VALUE-123>"}"#).isEmpty)
     #expect(scan("max_tokens=40960000000000000000").isEmpty)
+    // Placeholder markers count only inside the value.
+    #expect(found(#"{"token": "Zx8Kq2Lm9Pw4Rt6Yb3Nc", "note": "example"}"#) == ["generic_secret:Zx8Kq2Lm9Pw4Rt6Yb3Nc"])
+    #expect(scan(#"{"token": "Zx8Kq2Lm9Pw4Rt6Yb3Nc-example"}"#).isEmpty)
   }
 
   @Test func slackAndStripeAndAIKeys() {
