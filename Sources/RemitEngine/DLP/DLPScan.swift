@@ -42,13 +42,13 @@ struct DLPScan {
     if anchor != 0 { resumeAt = inspect(at: 0, anchor: DLPScanner.Anchor(rawValue: anchor)) }
     var index = 1
     while index &+ 8 <= count {
-      index = Self.skipClean(bytes, count, from: index, triggers, precedes)
+      index = Self.skipClean(bytes, count, from: index, scanner.anchorTable.combined)
       guard index &+ 8 <= count else { break }
       // Visit the anchors of the block in order.
       var hits: UInt32 = 0
-      for offset in 0..<8 where triggers[Int(bytes[index &+ offset])] & precedes[Int(bytes[index &+ offset &- 1])] != 0
-      {
-        hits |= 1 << UInt32(offset)
+      for offset in 0..<8 {
+        let anchor = UInt32(triggers[Int(bytes[index &+ offset])] & precedes[Int(bytes[index &+ offset &- 1])])
+        hits |= ((anchor &+ 0xFFFF) >> 16) << UInt32(offset)  // branch-free: 1 when anchor != 0
       }
       while hits != 0 {
         let position = index &+ hits.trailingZeroBitCount
@@ -68,7 +68,8 @@ struct DLPScan {
               (next == UInt8(ascii: " ") || next == UInt8(ascii: "-") || next == UInt8(ascii: "."))
               && ASCII.isDigit(text[runEnd &+ 1])
             if runEnd &- position < 9 && !separated {
-              resumeAt = runEnd
+              // Skip the run, unless a custom keyword may start inside it.
+              if scanner.customRules.isEmpty { resumeAt = runEnd }
               continue
             }
           }
@@ -104,17 +105,26 @@ struct DLPScan {
   /// with fewer than eight bytes left). Kept apart so the loop has all registers to itself.
   @inline(never)
   static func skipClean(
-    _ bytes: UnsafePointer<UInt8>, _ count: Int, from start: Int, _ triggers: UnsafeMutablePointer<UInt16>,
-    _ precedes: UnsafeMutablePointer<UInt16>
-  ) -> Int {
+    _ bytes: UnsafePointer<UInt8>, _ count: Int, from start: Int, _ table: UnsafeMutablePointer<UInt32>
+  )
+    -> Int
+  {
     var index = start
     while index &+ 8 <= count {
       let at = bytes + index
+      // One table entry per byte: its trigger bits below, the bits it may precede above.
+      let e0 = table[Int(at[0])]
+      let e1 = table[Int(at[1])]
+      let e2 = table[Int(at[2])]
+      let e3 = table[Int(at[3])]
+      let e4 = table[Int(at[4])]
+      let e5 = table[Int(at[5])]
+      let e6 = table[Int(at[6])]
+      let e7 = table[Int(at[7])]
+      let before = table[Int(at[-1])]
       let any =
-        (triggers[Int(at[0])] & precedes[Int(at[-1])]) | (triggers[Int(at[1])] & precedes[Int(at[0])])
-        | (triggers[Int(at[2])] & precedes[Int(at[1])]) | (triggers[Int(at[3])] & precedes[Int(at[2])])
-        | (triggers[Int(at[4])] & precedes[Int(at[3])]) | (triggers[Int(at[5])] & precedes[Int(at[4])])
-        | (triggers[Int(at[6])] & precedes[Int(at[5])]) | (triggers[Int(at[7])] & precedes[Int(at[6])])
+        (e0 & (before >> 16)) | (e1 & (e0 >> 16)) | (e2 & (e1 >> 16)) | (e3 & (e2 >> 16)) | (e4 & (e3 >> 16))
+        | (e5 & (e4 >> 16)) | (e6 & (e5 >> 16)) | (e7 & (e6 >> 16))
       if any != 0 { return index }
       index &+= 8
     }

@@ -170,14 +170,22 @@ extension DLPDetector {
 final class DLPAnchorTable: @unchecked Sendable {
   let triggers: UnsafeMutablePointer<UInt16>
   let precedes: UnsafeMutablePointer<UInt16>
+  /// `triggers[byte] | precedes[byte] << 16`: the scan loop loads one entry per byte.
+  let combined: UnsafeMutablePointer<UInt32>
 
   init(triggers triggerValues: [UInt16], precedes precedeValues: [UInt16]) {
     triggers = .allocate(capacity: 512)
     triggers.initialize(repeating: 0, count: 512)
     precedes = triggers + 256
+    combined = .allocate(capacity: 256)
+    combined.initialize(repeating: 0, count: 256)
     for (index, value) in triggerValues.prefix(256).enumerated() { triggers[index] = value }
     for (index, value) in precedeValues.prefix(256).enumerated() { precedes[index] = value }
+    for index in 0..<256 { combined[index] = UInt32(triggers[index]) | UInt32(precedes[index]) << 16 }
   }
 
-  deinit { triggers.deallocate() }
+  deinit {
+    triggers.deallocate()
+    combined.deallocate()
+  }
 }

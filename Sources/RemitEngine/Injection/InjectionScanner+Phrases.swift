@@ -6,7 +6,7 @@ extension InjectionScanner {
   static let lookaheadBytes = 512
 
   mutating func verifyPivot(at start: Int) {
-    guard let base, start < end else { return }
+    guard let base, start < end, isOn(.overridePhrase) else { return }
     // Fast path for a plain ASCII word; anything else goes through the normalizing reader.
     var key = PhraseWordKey()
     var position = start

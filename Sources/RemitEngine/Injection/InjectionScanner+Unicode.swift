@@ -7,7 +7,7 @@ extension InjectionScanner {
     if index - runStart >= Self.minimumBase64Run { encodedRun(runStart, index) }
     let next = index + length
     runStart = next
-    if scalar == UnicodeFolding.invalid {
+    if scalar == UnicodeFolding.invalid || Self.isPlainNonLatinLetter(scalar) {
       boundaryEnd = next
       return next
     }
@@ -61,7 +61,7 @@ extension InjectionScanner {
       boundaryEnd = next
     } else if folded == FoldedByte.drop {
       if boundaryEnd == index { boundaryEnd = next }
-    } else if boundaryEnd == index && isOn(.overridePhrase) {
+    } else if isOn(.overridePhrase) && isWordStart(index, base) {
       verifyPivot(at: index)
     }
     return next
@@ -87,6 +87,28 @@ extension InjectionScanner {
     }
     if position > start || tags > 0 { report(.tagCharacters, at: start) }
     return 0
+  }
+
+  /// Scripts with nothing to check and nothing to fold (Hebrew, Arabic, Indic, CJK, Hangul…):
+  /// word separators for the phrase matcher, never a signal. A quick exit for non-Latin text.
+  @inline(__always)
+  static func isPlainNonLatinLetter(_ scalar: UInt32) -> Bool {
+    switch scalar {
+    case 0x0590...0x061B, 0x061D...0x17B3, 0x17B6...0x180A, 0x1810...0x1FFF, 0x3040...0x3163, 0x3165...0xD7FF,
+      0xF900...0xFDFF:
+      // 0x115F/0x1160 (Hangul fillers) are dropped when folding but not flagged; they stay here.
+      return !(scalar == 0x115F || scalar == 0x1160)
+    default:
+      return false
+    }
+  }
+
+  /// Whether a letter at `index` starts a word: after the start, an ASCII separator, or a
+  /// non-ASCII separator (recorded in `boundaryEnd`).
+  private func isWordStart(_ index: Int, _ base: UnsafePointer<UInt8>) -> Bool {
+    if index == 0 || boundaryEnd == index { return true }
+    let previous = base[index - 1]
+    return previous < 0x80 && tables.asciiFold[Int(previous)] < FoldedByte.other
   }
 
   @inline(__always) static func isASCIILetter(_ byte: UInt8) -> Bool {

@@ -59,38 +59,54 @@ struct InjectionScanner {
     _ base: UnsafePointer<UInt8>, _ classes: UnsafePointer<UInt8>, _ keys: UnsafePointer<UInt8>
   ) {
     let end = self.end
+    let bitmap = tables.pivotBitmap
+    let phraseOn = isOn(.overridePhrase)
     if base[0] < 0x80 && keys[Int(base[0])] != 0 { checkWordStart(0, base) }
+    // The run start lives in a register on the fast path and in `self` around out-of-line calls.
+    var run = runStart
     var index = 0
-    while index < end {
+    while !stopped {
+      // Letters and digits: the common case, a tight loop of one table load per byte.
+      while index < end && classes[Int(base[index])] == 0 { index &+= 1 }
+      guard index < end else { break }
       let byteClass = classes[Int(base[index])]
-      if byteClass == 0 {
+      if byteClass == InjectionByteClass.plainBoundary {
+        if index &- run >= Self.minimumBase64Run {
+          runStart = run
+          encodedRun(run, index)
+        }
         index &+= 1
+        run = index
+        // Word start after a space: fold the next four bytes into a key, test the pivot bitmap.
+        guard phraseOn && index &+ 4 <= end else {
+          if phraseOn && index < end && base[index] < 0x80 && keys[Int(base[index])] != 0 { verifyPivot(at: index) }
+          continue
+        }
+        let first = base[index]
+        if first >= 0x80 || keys[Int(first)] == 0 { continue }
+        if let key = Self.asciiPrefixKey(base + index) {
+          let bit = PhraseCatalog.bitmapIndex(key)
+          if bitmap[Int(bit >> 3)] & (1 << (bit & 7)) == 0 { continue }
+        }
+        runStart = run
+        verifyPivot(at: index)
         continue
       }
-      if byteClass == InjectionByteClass.plainBoundary {
-        if index &- runStart >= Self.minimumBase64Run { encodedRun(runStart, index) }
-        let next = index &+ 1
-        runStart = next
-        boundaryEnd = next
-        if next < end {
-          let nextByte = base[next]
-          if nextByte < 0x80 && keys[Int(nextByte)] != 0 { checkWordStart(next, base) }
-        }
-        index = next
-      } else if byteClass == InjectionByteClass.upper {
+      runStart = run
+      if byteClass == InjectionByteClass.upper {
         // camelCase: "sendIgnorePrevious…" has a word start at the capital (after two lowercase
         // letters, so that alternating case "IgNoRe" stays one word).
         if index > 1 && base[index &- 1] &- UInt8(ascii: "a") < 26 && base[index &- 2] &- UInt8(ascii: "a") < 26 {
           checkWordStart(index, base)
         }
         index &+= 1
-        continue
       } else {
         index = handle(index, byteClass, base)
       }
-      if stopped { return }
+      run = runStart
     }
-    if end - runStart >= Self.minimumBase64Run { encodedRun(runStart, end) }
+    runStart = run
+    if !stopped && end - runStart >= Self.minimumBase64Run { encodedRun(runStart, end) }
   }
 
   /// Phrase prefilter at a word start: fold the next four bytes into a key and test the pivot
@@ -98,19 +114,29 @@ struct InjectionScanner {
   @inline(__always)
   private mutating func checkWordStart(_ start: Int, _ base: UnsafePointer<UInt8>) {
     guard enabled & InjectionHeuristic.overridePhrase.bit != 0 else { return }
-    if start &+ 4 <= end {
-      let keys = tables.prefixFold
-      let f0 = keys[Int(base[start])]
-      let f1 = keys[Int(base[start &+ 1])]
-      let f2 = keys[Int(base[start &+ 2])]
-      let f3 = keys[Int(base[start &+ 3])]
-      if (f0 | f1 | f2 | f3) & FoldedByte.needsDecoding == 0 {
-        let key = UInt32(f0) | UInt32(f1) << 8 | UInt32(f2) << 16 | UInt32(f3) << 24
-        let bit = PhraseCatalog.bitmapIndex(key)
-        if tables.pivotBitmap[Int(bit >> 3)] & (1 << (bit & 7)) == 0 { return }
-      }
+    if start &+ 4 <= end, let key = Self.asciiPrefixKey(base + start) {
+      let bit = PhraseCatalog.bitmapIndex(key)
+      if tables.pivotBitmap[Int(bit >> 3)] & (1 << (bit & 7)) == 0 { return }
     }
     verifyPivot(at: start)
+  }
+
+  /// The phrase prefix key of the word starting at `word` (four readable bytes): its first four
+  /// letters lowercased, zero-padded after a shorter word. Computed with one load and a few
+  /// bit operations (SWAR). Nil when the bytes need the folding path: non-ASCII, a leetspeak digit,
+  /// `@` or an apostrophe inside the first four.
+  @inline(__always)
+  static func asciiPrefixKey(_ word: UnsafePointer<UInt8>) -> UInt32? {
+    let raw = UInt32(littleEndian: UnsafeRawPointer(word).loadUnaligned(as: UInt32.self))
+    guard raw & 0x8080_8080 == 0 else { return nil }
+    let lower = raw | 0x2020_2020
+    // High bit of each byte set when that byte is a letter (a-z after lowering).
+    let letters = (lower &+ 0x1F1F_1F1F) & ~(lower &+ 0x0505_0505) & 0x8080_8080
+    // Branch-free: word length varies from word to word, so a branch on it would mispredict.
+    let shift = UInt64((~letters & 0x8080_8080).trailingZeroBitCount &>> 3 &* 8)  // 32 for four letters
+    let other = UInt8(truncatingIfNeeded: UInt64(raw) &>> shift)
+    if other &- UInt8(ascii: "0") < 10 || other == UInt8(ascii: "@") || other == UInt8(ascii: "'") { return nil }
+    return lower & UInt32(truncatingIfNeeded: (1 &<< shift) &- 1)
   }
 
   @inline(never)

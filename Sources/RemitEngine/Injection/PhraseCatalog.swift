@@ -258,7 +258,7 @@ struct PhraseCatalog: Sendable {
     ("repeat pretend", 8),
     ("above", 64),
     ("important urgent", 40),
-    ("anything", 24),
+    ("stands", 8),
     ("bound", 24),
     ("shackles liberated", 64),
     ("gave", 40),

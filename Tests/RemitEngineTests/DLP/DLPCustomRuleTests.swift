@@ -42,6 +42,13 @@ import Testing
     #expect(scan("ticket #1234", rules).map(\.offset) == [7])
   }
 
+  @Test func keywordsInsideNumbersAndTokensAreFound() throws {
+    let rules = [try rule("branch", keywords: ["55"], pattern: "55[0-9]{3}")]
+    // The number detectors skip digit runs; keyword anchors inside them still fire.
+    #expect(scan("x 1255123 y", rules, builtins: Set(DLPDetector.allCases)).map(\.offset) == [4])
+    #expect(scan("x 1255123 y", rules).map(\.offset) == [4])
+  }
+
   @Test func validatorsFilterMatches() throws {
     let luhn = [try rule("card-ref", keywords: ["ref"], pattern: "[0-9]{16}", validator: .luhn)]
     #expect(scan("ref 4111111111111111", luhn).count == 1)
