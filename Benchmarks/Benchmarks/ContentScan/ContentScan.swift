@@ -7,7 +7,7 @@ import RemitEngine
 let benchmarks: @Sendable () -> Void = {
   Benchmark.defaultConfiguration = .init(
     metrics: [.wallClock, .throughput, .mallocCountTotal],
-    timeUnits: .microseconds,
+    timeUnits: .nanoseconds,
     warmupIterations: 10,
     scalingFactor: .one,
     maxDuration: .seconds(2),
@@ -33,6 +33,17 @@ let benchmarks: @Sendable () -> Void = {
         }
       }
       if !dirty {
+        // The floor, side by side in the same run: one pass that touches every byte (a sum the
+        // optimizer cannot drop), what any scanner of this body costs at least.
+        Benchmark("Baseline byte sum \(label)") { benchmark in
+          body.withUnsafeBufferPointer { buffer in
+            for _ in benchmark.scaledIterations {
+              var sum: UInt64 = 0
+              for byte in buffer { sum &+= UInt64(byte) }
+              blackHole(sum)
+            }
+          }
+        }
         Benchmark("Injection inspect \(label)") { benchmark in
           body.withUnsafeBufferPointer { buffer in
             for _ in benchmark.scaledIterations {
