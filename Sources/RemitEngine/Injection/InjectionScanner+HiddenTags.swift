@@ -4,9 +4,13 @@ extension InjectionScanner {
   /// XML element names are deliberately absent.
   static let instructionTagNames: [[UInt8]] = [
     "important", "system", "sys", "instructions", "instruction", "information", "admin", "system_prompt",
-    "system-prompt", "systemprompt", "system_message", "system-message", "system-reminder", "im_start",
-    "im_end", "start_of_turn", "end_of_turn",
+    "system-prompt", "systemprompt", "system_message", "system-message", "system-reminder",
   ].map { Array($0.utf8) }
+
+  /// Chat-template turn markers: a signal in any case, opened or closed.
+  static let turnMarkerNames: [[UInt8]] = ["im_start", "im_end", "start_of_turn", "end_of_turn"].map {
+    Array($0.utf8)
+  }
 
   static let bracketTagNames: [[UInt8]] = [
     "inst", "/inst", "system", "/system", "sys", "/sys", "system message", "system_message", "system prompt",
@@ -37,19 +41,32 @@ extension InjectionScanner {
       if matchesCaseInsensitive(at: position, Array("sys>>".utf8)) { report(.hiddenTag, at: index) }
       return
     }
-    if base[position] == UInt8(ascii: "/") { position += 1 }
+    let closing = base[position] == UInt8(ascii: "/")
+    if closing { position += 1 }
     guard position < end, Self.isTagNameStart(base[position]) else { return }
     let nameEnd = scanName(from: position, limit: 24, Self.isNameByte)
     guard nameEnd < end, nameEnd > position else { return }
+    // `>`, attributes after whitespace, or a self-closing `/>`; not a header path (`<sys/types.h>`).
     let terminator = base[nameEnd]
+    let selfClosing = terminator == UInt8(ascii: "/") && nameEnd + 1 < end && base[nameEnd + 1] == UInt8(ascii: ">")
     guard
-      terminator == UInt8(ascii: ">") || terminator == UInt8(ascii: "/") || terminator == UInt8(ascii: " ")
-        || terminator == 0x09 || terminator == 0x0A || terminator == 0x0D
+      terminator == UInt8(ascii: ">") || selfClosing || terminator == UInt8(ascii: " ") || terminator == 0x09
+        || terminator == 0x0A || terminator == 0x0D
     else { return }
-    if nameIn(Self.instructionTagNames, from: position, to: nameEnd) { report(.hiddenTag, at: index) }
+    if nameIn(Self.turnMarkerNames, from: position, to: nameEnd) {
+      report(.hiddenTag, at: index)
+      return
+    }
+    guard nameIn(Self.instructionTagNames, from: position, to: nameEnd) else { return }
+    // A lowercase opening tag alone is often a placeholder in docs and usage text
+    // (`unix:0.0 not <system>:0.0`); injected blocks are closed (`</system>`) or shouted (`<IMPORTANT>`).
+    if closing || (position..<nameEnd).contains(where: { base[$0] &- UInt8(ascii: "A") < 26 }) {
+      report(.hiddenTag, at: index)
+    }
   }
 
-  /// `[INST]`, `[/INST]`, `[SYSTEM]`; not markdown links (`[system](…)`, `[system]: …`).
+  /// `[INST]`, `[/INST]`, `[SYSTEM]`, `[System]`; not an all-lowercase list in code (`[inst]`,
+  /// `[system]`) and not markdown links (`[System](…)`, `[System]: …`).
   mutating func bracketTag(at index: Int) {
     guard let base else { return }
     let nameStart = index + 1
@@ -59,6 +76,7 @@ extension InjectionScanner {
     guard nameEnd > nameStart, nameEnd < end, base[nameEnd] == UInt8(ascii: "]") else { return }
     let after = nameEnd + 1
     if after < end && (base[after] == UInt8(ascii: "(") || base[after] == UInt8(ascii: ":")) { return }
+    guard (nameStart..<nameEnd).contains(where: { base[$0] &- UInt8(ascii: "A") < 26 }) else { return }
     if nameIn(Self.bracketTagNames, from: nameStart, to: nameEnd) { report(.hiddenTag, at: index) }
   }
 

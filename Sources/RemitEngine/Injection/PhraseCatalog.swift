@@ -50,9 +50,18 @@ struct PhraseCatalog: Sendable {
     let verb = overrideVerbs
     let filler = "\(determiners) \(strongModifiers)"
     return [
-      // ignore all previous instructions / disregard the above guidelines
+      // ignore all previous instructions / disregard the above guidelines: a strong noun needs a strong
+      // modifier, "your" or "all" ("please ignore any instructions related to setup" is ordinary text)
       Family(
-        name: "override", elements: [.one(verb), .repeated(filler, 0, 4), .one(strongNouns)], negatable: true),
+        name: "override",
+        elements: [
+          .one(verb), .repeated(filler, 0, 3), .one(strongModifiers), .repeated(filler, 0, 3), .one(strongNouns),
+        ], negatable: true),
+      Family(
+        name: "override-yours",
+        elements: [
+          .one(verb), .repeated(filler, 0, 2), .one("your all"), .repeated(filler, 0, 2), .one(strongNouns),
+        ], negatable: true),
       // ignore your previous prompt / bypass the content filters (a weak noun needs a strong modifier)
       Family(
         name: "override-weak",
@@ -63,7 +72,7 @@ struct PhraseCatalog: Sendable {
       Family(
         name: "override-everything",
         elements: [
-          .one(verb), .one("everything anything all"), .one("above before prior previously earlier preceding"),
+          .one(verb), .one("everything anything all"), .one("above prior previously earlier preceding"),
         ], negatable: true),
       // forget everything you were told
       Family(
@@ -108,6 +117,13 @@ struct PhraseCatalog: Sendable {
           .one("act acting behave behaving pretend pretending roleplay simulate simulating play become"),
           .repeated("as like to be you youre are re that a an the fully completely totally if were role of now", 0, 4),
           .one(jailbreakTargets),
+        ]),
+      // an unfiltered and amoral chatbot (AIM and similar persona prompts)
+      Family(
+        name: "jailbreak-persona",
+        elements: [
+          .one("a an"), .one(jailbreakTargets), .repeated("and or \(jailbreakTargets)", 0, 3),
+          .one("ai chatbot assistant model bot llm"),
         ]),
       Family(
         name: "respond-as",
@@ -260,7 +276,7 @@ struct PhraseCatalog: Sendable {
     ("important urgent", 40),
     ("stands", 8),
     ("bound", 24),
-    ("shackles liberated", 64),
+    ("shackles confines liberated", 64),
     ("gave", 40),
   ]
 
