@@ -50,3 +50,15 @@ fi
 import envoy.service.auth.v3.external_auth_pb2_grpc' >/dev/null
 echo "e2e-env: venv   $VENV"
 echo "e2e-env: envoy  $ENVOY_BIN ($("$ENVOY_BIN" --version 2>/dev/null | grep -o 'version: .*' | head -1))"
+
+# The evaluation datasets (Tests/e2e/test_content_eval.py): fetched once, checked by SHA-256,
+# outside the per-test timeout.
+"$VENV/bin/python" - "$REPO" <<'PY'
+import sys
+from pathlib import Path
+repo = Path(sys.argv[1])
+sys.path.insert(0, str(repo / "scripts" / "eval-content"))
+import wheels
+for wheel in wheels.WHEELS:
+    wheels.fetch_wheel(wheel, repo / ".eval-cache")
+PY

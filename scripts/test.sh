@@ -15,6 +15,14 @@ step() { printf '\n==> %s\n' "$*"; }
 failures=()
 
 step "environment"
+# Build dependency: the system zlib (gzip/deflate bodies are decoded with it).
+if [ ! -f /usr/include/zlib.h ]; then
+  echo "test: installing zlib1g-dev"
+  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -q
+  as_root apt-get install -y -q zlib1g-dev
+fi
 bash scripts/e2e-env.sh
 
 step "swift build (debug, with tests)"

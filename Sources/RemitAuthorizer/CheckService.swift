@@ -71,8 +71,16 @@ public struct DecisionLog: Sendable {
         "tool": text(decision.tool),
         "rpc_method": text(decision.rpcMethod),
         "chain_id": text(decision.chainID),
+        "external_host": text(decision.externalHost),
         "policy_version": text(decision.policyVersion),
         "findings": .array(decision.findings.map { .string($0) }),
+        "aibom": decision.component.map { component in
+          .dictionary([
+            "publisher": text(component.publisher),
+            "version": text(component.version),
+            "risk": text(component.risk?.rawValue),
+          ])
+        } ?? null,
         "latency_us": .stringConvertible(microseconds),
       ]
     )

@@ -57,8 +57,15 @@ struct CheckCommand: AsyncParsableCommand {
       "tool": value(decision.tool),
       "rpc_method": value(decision.rpcMethod),
       "chain_id": value(decision.chainID),
+      "external_host": value(decision.externalHost),
       "policy_version": value(decision.policyVersion),
       "findings": decision.findings,
+      "aibom": decision.component.map { component -> [String: Any] in
+        [
+          "publisher": value(component.publisher), "version": value(component.version),
+          "risk": value(component.risk?.rawValue),
+        ]
+      } ?? NSNull(),
       "trace": decision.trace.map { ["step": $0.step, "outcome": $0.outcome, "detail": $0.detail] },
       "response": (try? JSONSerialization.jsonObject(with: Data(responseJSON.utf8))) ?? [:],
     ]

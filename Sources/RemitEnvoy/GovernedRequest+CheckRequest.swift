@@ -24,6 +24,7 @@ extension GovernedRequest {
         method: request.method,
         path: request.path,
         host: request.host,
+        scheme: request.scheme,
         headers: headers,
         body: body
       )

@@ -45,7 +45,7 @@ import Testing
     "identity-missing": 3, "identity-unmapped": 3, "identity-foreign-trust-domain": 3,
     "observe-mode-would-deny": 0, "route-allowed": 0, "route-denied": 3, "path-traversal": 3,
     "destination-denied": 3, "a2a-allowed": 0, "egress-allowed": 0, "egress-denied": 3, "body-truncated": 3,
-    "body-malformed": 3,
+    "body-malformed": 3, "dlp-blocked": 3, "dlp-blocked-gzip": 3, "injection-detected": 3,
   ]
 
   @Test(arguments: expectations.keys.sorted())

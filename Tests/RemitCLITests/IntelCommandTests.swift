@@ -54,8 +54,6 @@ import Testing
     func remove() { try? FileManager.default.removeItem(at: directory) }
   }
 
-  /// Needs the validator to accept a `threatIntel` section (the "Enforce content security"
-  /// change); until then the merged document is refused and this test fails on the exit code.
   @Test func importMergesFeedsIntoThePolicy() async throws {
     let scratch = try Scratch()
     defer { scratch.remove() }
@@ -72,7 +70,13 @@ import Testing
       ]) == 0)
     let merged = try scratch.policy("merged.yaml")
     let indicators = merged.threatIntel?.indicators ?? []
-    #expect(indicators.count == csvCount + (try scratch.policy("policy.yaml").threatIntel?.indicators?.count ?? 0))
+    // The feed and the policy's own indicators, deduplicated by type and normalised value.
+    let existing = try scratch.policy("policy.yaml").threatIntel?.indicators ?? []
+    let feed = try ThreatFeed.parse(
+      [UInt8](Data(contentsOf: Self.examples.appendingPathComponent("threat-feed.csv"))), format: .csv,
+      defaultSource: "cli-test")
+    #expect(indicators.count == ThreatFeed.merge(feed, into: existing).indicators.count)
+    #expect(indicators.count > existing.count && indicators.count <= existing.count + csvCount)
     #expect(
       indicators.contains(
         .init(type: .domain, value: "phishing.example.org", severity: .medium, source: "example-feed")))

@@ -220,9 +220,18 @@ import Testing
         Self.toolCall("get_stock"), headers: ["content-type": "application/json", "content-encoding": "identity"]))
   }
 
-  @Test func encodedBodiesAreRefusedUntilTheyCanBeRead() {
+  @Test func encodedBodiesAreDecodedBeforeToolExtraction() {
     let headers = ["content-type": "application/json", "content-encoding": "gzip"]
+    // Not gzip at all.
     expectDeny(Self.mcp(Self.toolCall("get_stock"), headers: headers), .bodyMalformed)
+    func gzipped(_ body: String) -> GovernedRequest {
+      GovernedRequest(
+        sourcePrincipal: Self.agent, destinationPrincipal: Self.inventory,
+        http: .init(method: "POST", path: "/mcp", headers: headers, body: Compression.gzip(body)))
+    }
+    expectAllow(gzipped(Self.toolCall("get_stock")))
+    expectDeny(gzipped(Self.toolCall("delete_all")), .scopeToolDenied)
+    #expect(decide(gzipped(Self.toolCall("delete_all", id: "\"a\""))).jsonRPC?.ids == ["\"a\""])
   }
 
   @Test func truncatedBodies() throws {

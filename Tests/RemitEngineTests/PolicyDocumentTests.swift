@@ -197,17 +197,43 @@ import Testing
   @Test func sectionsNotYetEnforcedAreRefusedNotIgnored() {
     let found = issues(
       header + """
-        dlp: {detectors: {credit_card: block}}
-        threatIntel: {injection: block}
-        aibom: {components: []}
         missions:
           - id: m
             credentials:
               - {to: tools/a, mint: {header: authorization}}
         """
     )
-    #expect(Set(found.map(\.path)) == ["dlp", "threatIntel", "aibom", "missions[0].credentials"])
+    #expect(Set(found.map(\.path)) == ["missions[0].credentials"])
     #expect(found.allSatisfy { $0.message.contains("not enforced") })
+  }
+
+  @Test func contentSecuritySections() {
+    let found = issues(
+      header + """
+        dlp:
+          detectors: {credit_card: block, passport: block}
+          custom:
+            - {id: email, keywords: [x], pattern: "x", action: log}
+            - {id: code, keywords: ["PRJ-"], pattern: "PRJ-[0-9]{6}", validator: luhn, action: block}
+            - {id: code, keywords: ["PRJ-"], pattern: "PRJ", action: block}
+        threatIntel:
+          injection: block
+          indicators:
+            - {type: tool, value: "exfiltrate_*", severity: critical, source: feed-x}
+        aibom:
+          components:
+            - {to: tools/inventory, tool: get_stock, publisher: acme, version: 1.2.0, risk: low}
+            - {to: "Tools/x", publisher: ""}
+        """
+    )
+    #expect(
+      Set(found.map(\.path)) == [
+        "dlp.detectors.passport", "dlp.custom[0].id", "dlp.custom[2].id", "aibom.components[1].to",
+        "aibom.components[1].publisher",
+      ])
+    #expect(
+      issues(header + "dlp: {custom: [{id: c, pattern: x, action: maybe}]}").first?.path == "dlp.custom[0].action")
+    #expect(issues(header + "threatIntel: {injection: sometimes}").first?.path == "threatIntel.injection")
   }
 
   @Test func reportsAllIssuesAtOnce() {

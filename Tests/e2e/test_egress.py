@@ -410,3 +410,56 @@ def test_tls_passthrough_gateway_is_denied_identity_missing(egress, egress_remit
     d = egress_remit.wait_decision(lambda d: d.get("reason") == "identity_missing", since)
     assert d["verdict"] == "deny", d
     assert all(c.bytes_received == 0 for c in _settled(egress.tls_server))
+
+
+# --------------------------------------------------------------------------------------------
+# Content security at the gateway: threat intel on the external host, DLP on what leaves
+# --------------------------------------------------------------------------------------------
+def egress_content_policy_yaml() -> str:
+    doc = policies.base_policy()
+    doc["settings"]["egressGateways"] = [eg.GATEWAY_WORKLOAD]
+    doc["missions"][0]["egress"] = list(eg.EGRESS_LIST)
+    # On the mission's list (by its wildcard), but on the threat feed too.
+    doc["threatIntel"] = {"indicators": [{"type": "domain", "value": eg.PAYMENTS_DEEP, "severity": "critical"}]}
+    doc["dlp"] = {"detectors": {"credit_card": "block"}}
+    return policies.policy_yaml(doc)
+
+
+@pytest.fixture
+def egress_content_remit(remit_factory):
+    return remit_factory(egress_content_policy_yaml())
+
+
+@pytest.mark.remit
+def test_http_listed_host_on_the_threat_feed_is_denied(egress, egress_content_remit):
+    since = egress_content_remit.mark()
+    r = egress.http("checkout-bot", eg.PAYMENTS_DEEP)
+    assert_denied(r, "threat_intel_match", egress.http_server, plain=True)
+    d = egress_content_remit.wait_decision(lambda d: d.get("decision_id") == r.decision_id, since)
+    assert d["kind"] == "egress" and d["external_host"] == eg.PAYMENTS_DEEP
+    assert d["findings"] == [f"threat_intel_match:domain:{eg.PAYMENTS_DEEP}@egress host"]
+    # Its sibling under the same wildcard is not on the feed.
+    assert egress.http("checkout-bot", eg.PAYMENTS).status == 200
+
+
+@pytest.mark.remit
+def test_tls_sni_on_the_threat_feed_is_cut(egress, egress_content_remit):
+    since = egress_content_remit.mark()
+    out = egress.tls("checkout-bot", eg.PAYMENTS_DEEP, "egress_tls")
+    _assert_cut(out, eg.PAYMENTS_DEEP)
+    d = egress_content_remit.wait_decision(lambda d: d.get("kind") == "egress", since)
+    assert d["verdict"] == "deny" and d["reason"] == "threat_intel_match", d
+
+
+@pytest.mark.remit
+def test_a_card_number_does_not_leave_through_the_gateway(egress, egress_content_remit):
+    since = egress_content_remit.mark()
+    r = egress.http("checkout-bot", eg.STRIPE, "POST", "/v1/charges", body=b'{"card": "4111-1111-1111-1111"}',
+                    headers={"content-type": "application/json"})
+    assert_denied(r, "dlp_block", egress.http_server, plain=True)
+    d = egress_content_remit.wait_decision(lambda d: d.get("decision_id") == r.decision_id, since)
+    assert d["findings"] == ["dlp_block:credit_card@$.card"]
+    assert d["external_host"] == eg.STRIPE
+    clean = egress.http("checkout-bot", eg.STRIPE, "POST", "/v1/charges", body=b'{"amount": 100}',
+                        headers={"content-type": "application/json"})
+    assert clean.status == 200, clean.describe()

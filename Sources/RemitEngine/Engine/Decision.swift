@@ -19,9 +19,16 @@ public struct Decision: Sendable {
   /// The JSON-RPC method of the first message.
   public var rpcMethod: String?
   public var chainID: String?
+  /// On an egress check, the external host (HTTP host, else SNI, else destination service).
+  public var externalHost: String?
   public var policyVersion: String?
-  /// Advisory observations, such as `identity_unmapped_allowed` or `body_truncated`.
+  /// Observations: advisory ones (`identity_unmapped_allowed`, `body_truncated`,
+  /// `dlp_log:email@$.params.arguments.to`) and the one behind a content denial
+  /// (`dlp_block:credit_card@$.params.arguments.card`). Detector, heuristic or indicator and a
+  /// location; never the matched text.
   public var findings: [String]
+  /// The AIBOM component of the call (advisory: recorded, never a reason to deny).
+  public var component: PolicyDocument.Component?
   /// Set when the body was JSON-RPC, so a denial can answer in kind.
   public var jsonRPC: JSONRPCReply?
   /// Headers to set on the upstream request (overwriting).

@@ -8,15 +8,23 @@ public struct DecisionEngine: Sendable {
     /// Envoy's `with_request_body.max_request_bytes` (Istio's `maxRequestBytes`). A body without
     /// `content-length` that fills it is treated as cut.
     public var envoyMaxRequestBytes: Int
+    /// Bounds on decoding gzip and deflate bodies.
+    public var bodyDecoding: BodyDecoder.Limits
+    /// At most this many findings are recorded on one decision.
+    public var maximumFindings: Int
 
     public init(
       jsonLimits: JSONTape.Limits = .init(),
       maximumJSONBodyBytes: Int = 4 << 20,
-      envoyMaxRequestBytes: Int = 65536
+      envoyMaxRequestBytes: Int = 65536,
+      bodyDecoding: BodyDecoder.Limits = .init(),
+      maximumFindings: Int = 16
     ) {
       self.jsonLimits = jsonLimits
       self.maximumJSONBodyBytes = maximumJSONBodyBytes
       self.envoyMaxRequestBytes = envoyMaxRequestBytes
+      self.bodyDecoding = bodyDecoding
+      self.maximumFindings = maximumFindings
     }
   }
 
@@ -31,7 +39,9 @@ public struct DecisionEngine: Sendable {
     evaluate(&evaluation, snapshot: snapshot)
     var decision = evaluation.finish()
     if decision.verdict == .deny && decision.jsonRPC == nil {
-      decision.jsonRPC = replyContext(for: request)
+      decision.jsonRPC =
+        evaluation.payload.map { .init(isBatch: $0.isBatch, ids: $0.messages.compactMap(\.idJSON)) }
+        ?? replyContext(for: request)
     }
     // An early denial (identity) still tells the operator what the caller tried to reach.
     if decision.destination == nil,
@@ -145,11 +155,20 @@ public struct DecisionEngine: Sendable {
       guard !host.isEmpty else {
         return run.deny(.egressHostDenied, step: "scope", "egress check without a host or SNI")
       }
+      // Logged: only a well-formed host name or address, so the log never carries arbitrary text.
+      if host.utf8.count <= 253,
+        host.utf8.allSatisfy({
+          DNSName.isLowerAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":")
+        })
+      {
+        run.decision.externalHost = host
+      }
       guard mission.allowsEgress(host: host) else {
         return run.deny(.egressHostDenied, step: "scope", "\(host) is not on mission \(mission.id)'s egress list")
       }
       run.note("scope", "ok", "egress to \(host) allowed by mission \(mission.id)")
-      return run.allow(snapshot: snapshot)
+      return inspectContent(
+        &run, scope: .init(mission: mission, destination: destination, externalHost: host), snapshot: snapshot)
     }
     let grants = mission.grants(for: destination)
     guard !grants.isEmpty else {
@@ -159,9 +178,10 @@ public struct DecisionEngine: Sendable {
         "mission \(mission.id) does not allow \(destination.workload)"
       )
     }
+    let scope = ScopeResult(mission: mission, destination: destination, externalHost: nil)
     if grants.contains(where: \.unrestricted) {
       run.note("scope", "ok", "mission \(mission.id) allows all of \(destination.workload)")
-      return run.allow(snapshot: snapshot)
+      return inspectContent(&run, scope: scope, snapshot: snapshot)
     }
     guard let http = request.http else {
       return run.deny(
@@ -173,7 +193,7 @@ public struct DecisionEngine: Sendable {
       case .denied:
         return
       case .payload(let payload):
-        return checkMessages(&run, payload: payload, grants: grants, mission: mission, snapshot: snapshot)
+        return checkMessages(&run, payload: payload, grants: grants, scope: scope, snapshot: snapshot)
       case .notJSONRPC:
         break
       }
@@ -186,45 +206,25 @@ public struct DecisionEngine: Sendable {
       )
     }
     run.note("scope", "ok", "route allowed by mission \(mission.id)")
-    run.allow(snapshot: snapshot)
+    inspectContent(&run, scope: scope, snapshot: snapshot)
   }
 
-  private enum BodyReading {
+  enum BodyReading {
     case denied
     case notJSONRPC
     case payload(JSONRPCPayload)
   }
 
-  private func readJSONRPC(
+  /// Parses a JSON body as JSON-RPC. `.notJSONRPC` when it is JSON of another shape.
+  func readJSONRPC(
     _ run: inout Evaluation,
     http: GovernedRequest.HTTPRequest,
     snapshot: PolicySnapshot
   ) -> BodyReading {
+    if let payload = run.payload { return .payload(payload) }
     // A JSON body to a JSON-RPC destination: if the parse fails, answer as JSON-RPC would.
     run.decision.jsonRPC = .init(isBatch: false, ids: ["null"])
-    if http.bodyIsPartial(maxRequestBytes: configuration.envoyMaxRequestBytes) {
-      if snapshot.truncatedBody == .deny {
-        run.deny(.bodyTruncated, step: "body", "body was cut at Envoy's max_request_bytes")
-        return .denied
-      }
-      run.decision.findings.append(ReasonCode.bodyTruncated.rawValue)
-    }
-    if let encoding = http.contentEncoding {
-      // Fail closed: a body we cannot read must not slip past tool extraction.
-      run.deny(.bodyMalformed, step: "body", "content-encoding \(encoding.policyErrorExcerpt) is not decoded")
-      return .denied
-    }
-    guard http.body.count <= configuration.maximumJSONBodyBytes else {
-      run.deny(.bodyMalformed, step: "body", "JSON body larger than \(configuration.maximumJSONBodyBytes) bytes")
-      return .denied
-    }
-    let tape: JSONTape
-    do {
-      tape = try JSONTape(parsing: http.body, limits: configuration.jsonLimits)
-    } catch {
-      run.deny(.bodyMalformed, step: "body", "malformed JSON: \(error)")
-      return .denied
-    }
+    guard let tape = readJSON(&run, http: http, snapshot: snapshot) else { return .denied }
     guard JSONRPCPayload.looksLikeJSONRPC(tape) else {
       run.decision.jsonRPC = nil
       run.note("body", "ok", "JSON body is not JSON-RPC; HTTP rules apply")
@@ -233,6 +233,7 @@ public struct DecisionEngine: Sendable {
     do {
       let payload = try JSONRPCPayload(tape: tape)
       run.decision.jsonRPC = .init(isBatch: payload.isBatch, ids: payload.messages.compactMap(\.idJSON))
+      run.payload = payload
       return .payload(payload)
     } catch {
       run.deny(.bodyMalformed, step: "body", "invalid JSON-RPC: \(error)")
@@ -240,13 +241,67 @@ public struct DecisionEngine: Sendable {
     }
   }
 
+  /// The body as the checks must see it: truncation handled by `settings.truncatedBody`, and a
+  /// gzip or deflate body decoded within bounds. Nil when the request was denied.
+  func readBody(_ run: inout Evaluation, http: GovernedRequest.HTTPRequest, snapshot: PolicySnapshot) -> [UInt8]? {
+    if let body = run.body { return body }
+    let partial = http.bodyIsPartial(maxRequestBytes: configuration.envoyMaxRequestBytes)
+    if partial {
+      if snapshot.truncatedBody == .deny {
+        run.deny(.bodyTruncated, step: "body", "body was cut at Envoy's max_request_bytes")
+        return nil
+      }
+      run.addFinding(ReasonCode.bodyTruncated.rawValue, limit: configuration.maximumFindings)
+    }
+    var body = http.body
+    if let coding = http.contentEncoding {
+      // Fail closed: a body that cannot be read must not slip past tool extraction, DLP or injection.
+      guard let encoding = BodyDecoder.Encoding(contentEncoding: coding) else {
+        run.deny(
+          .bodyMalformed, step: "body", "content-encoding \(coding.policyErrorExcerpt) is not supported (gzip, deflate)"
+        )
+        return nil
+      }
+      switch BodyDecoder(limits: configuration.bodyDecoding).decode(body, encoding: encoding, acceptTruncated: partial)
+      {
+      case .success(let decoded):
+        run.note("body", "ok", "\(encoding.rawValue) body of \(body.count) bytes decoded to \(decoded.count) bytes")
+        body = decoded
+      case .failure(let failure):
+        run.deny(.bodyMalformed, step: "body", failure.reason)
+        return nil
+      }
+    }
+    run.body = body
+    return body
+  }
+
+  /// The body parsed as JSON (cached). Nil when the request was denied.
+  func readJSON(_ run: inout Evaluation, http: GovernedRequest.HTTPRequest, snapshot: PolicySnapshot) -> JSONTape? {
+    if let tape = run.tape { return tape }
+    guard let body = readBody(&run, http: http, snapshot: snapshot) else { return nil }
+    guard body.count <= configuration.maximumJSONBodyBytes else {
+      run.deny(.bodyMalformed, step: "body", "JSON body larger than \(configuration.maximumJSONBodyBytes) bytes")
+      return nil
+    }
+    do {
+      let tape = try JSONTape(parsing: body, limits: configuration.jsonLimits)
+      run.tape = tape
+      return tape
+    } catch {
+      run.deny(.bodyMalformed, step: "body", "malformed JSON: \(error)")
+      return nil
+    }
+  }
+
   private func checkMessages(
     _ run: inout Evaluation,
     payload: JSONRPCPayload,
     grants: [CompiledGrant],
-    mission: CompiledMission,
+    scope: ScopeResult,
     snapshot: PolicySnapshot
   ) {
+    let mission = scope.mission
     for (index, message) in payload.messages.enumerated() {
       let target: String?
       switch message.method {
@@ -275,7 +330,7 @@ public struct DecisionEngine: Sendable {
       }
     }
     run.note("scope", "ok", "\(payload.messages.count) JSON-RPC message(s) allowed by mission \(mission.id)")
-    run.allow(snapshot: snapshot)
+    inspectContent(&run, scope: scope, snapshot: snapshot)
   }
 
   static let methodsWithTarget: Set<String> = ["tools/call", "prompts/get", "resources/read"]
@@ -322,60 +377,5 @@ public struct DecisionEngine: Sendable {
     }
     if host.hasSuffix(".") { host.removeLast() }
     return host
-  }
-}
-
-/// The state of one run through the pipeline.
-struct Evaluation {
-  let request: GovernedRequest
-  let tracing: Bool
-  var decision: Decision
-  var finished = false
-  /// The policy's delegation chain header, once a snapshot is known.
-  var chainHeader = "x-remit-delegation-chain-id"
-
-  init(request: GovernedRequest, tracing: Bool) {
-    self.request = request
-    self.tracing = tracing
-    decision = Decision(sourcePrincipal: request.sourcePrincipal)
-  }
-
-  mutating func note(_ step: String, _ outcome: String, _ detail: @autoclosure () -> String) {
-    if tracing { decision.trace.append(.init(step: step, outcome: outcome, detail: detail())) }
-  }
-
-  mutating func deny(_ reason: ReasonCode, step: String, _ detail: @autoclosure () -> String) {
-    decision.verdict = .deny
-    decision.reason = reason
-    finished = true
-    if tracing { decision.trace.append(.init(step: step, outcome: reason.rawValue, detail: detail())) }
-  }
-
-  mutating func allow(snapshot: PolicySnapshot) {
-    decision.verdict = .allow
-    decision.reason = nil
-    finished = true
-    removeSpoofableHeaders(chainHeader: snapshot.chainHeader)
-  }
-
-  /// Header hygiene: a caller may never forge a Remit header toward the upstream.
-  mutating func removeSpoofableHeaders(chainHeader: String) {
-    guard let http = request.http else { return }
-    decision.headersToRemove = http.headers.keys.filter { $0.hasPrefix("x-remit-") && $0 != chainHeader }.sorted()
-  }
-
-  /// Applies observe mode and returns the decision.
-  mutating func finish() -> Decision {
-    if decision.verdict == .deny, decision.mode == .observe, let reason = decision.reason, !reason.isAlwaysEnforced {
-      decision.verdict = .allow
-      decision.reason = nil
-      decision.wouldDeny = reason
-      if tracing {
-        decision.trace.append(
-          .init(step: "mode", outcome: "allow", detail: "observe mode: would deny \(reason.rawValue)"))
-      }
-      removeSpoofableHeaders(chainHeader: chainHeader)
-    }
-    return decision
   }
 }

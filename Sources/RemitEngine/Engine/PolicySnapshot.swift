@@ -13,6 +13,7 @@ public final class PolicySnapshot: Sendable {
   let chainHeader: String
   /// `namespace/serviceAccount` → agent.
   let agentsByWorkload: [String: CompiledAgent]
+  let content: ContentPolicy
 
   public var agentCount: Int { document.agents?.count ?? 0 }
 
@@ -46,6 +47,7 @@ public final class PolicySnapshot: Sendable {
       )
     }
     agentsByWorkload = agents
+    content = ContentPolicy(document)
   }
 
   /// Loads, validates and compiles in one step.

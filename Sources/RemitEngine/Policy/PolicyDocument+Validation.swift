@@ -146,6 +146,9 @@ struct PolicyValidator {
     if let settings = document.settings { check(settings) }
     let missionIDs = checkMissions(document.missions ?? [])
     checkAgents(document.agents ?? [], missionIDs: missionIDs)
+    if let dlp = document.dlp { check(dlp) }
+    if let threatIntel = document.threatIntel { check(threatIntel) }
+    if let aibom = document.aibom { check(aibom) }
     checkNotYetEnforced(document)
   }
 
@@ -264,13 +267,93 @@ struct PolicyValidator {
   /// does not.
   mutating func checkNotYetEnforced(_ document: PolicyDocument) {
     let message = "is not enforced by this version of Remit yet; remove it rather than rely on it"
-    if document.dlp != nil { report("dlp", message) }
-    if document.threatIntel != nil { report("threatIntel", message) }
-    if document.aibom != nil { report("aibom", message) }
     if document.settings?.delegation != nil { report("settings.delegation", message) }
     for (index, mission) in (document.missions ?? []).enumerated() {
       if mission.credentials != nil { report("missions[\(index)].credentials", message) }
       if mission.delegation != nil { report("missions[\(index)].delegation", message) }
+    }
+  }
+}
+
+extension PolicyValidator {
+  static let maximumCustomDetectors = 256
+  static let maximumIndicators = 200_000
+  static let maximumComponents = 100_000
+
+  mutating func check(_ dlp: PolicyDocument.DLP) {
+    for id in (dlp.detectors ?? [:]).keys.sorted() where DLPDetector(rawValue: id) == nil {
+      let known = DLPDetector.allCases.map(\.rawValue).joined(separator: ", ")
+      report("dlp.detectors.\(id.policyErrorExcerpt)", "is not a built-in detector; expected one of: \(known)")
+    }
+    let custom = dlp.custom ?? []
+    if custom.count > Self.maximumCustomDetectors {
+      report("dlp.custom", "must list at most \(Self.maximumCustomDetectors) detectors")
+    }
+    var ids: [String: Int] = [:]
+    for (index, detector) in custom.prefix(Self.maximumCustomDetectors).enumerated() {
+      let path = "dlp.custom[\(index)]"
+      if let problem = PolicyRules.identifierProblem(detector.id) {
+        report("\(path).id", problem)
+      } else if DLPDetector(rawValue: detector.id) != nil {
+        report("\(path).id", "\"\(detector.id)\" is a built-in detector id; choose another")
+      } else if let first = ids[detector.id] {
+        report("\(path).id", "duplicates dlp.custom[\(first)].id \"\(detector.id)\"")
+      } else {
+        ids[detector.id] = index
+      }
+      do {
+        _ = try DLPCustomRule(
+          id: detector.id,
+          keywords: detector.keywords ?? [],
+          pattern: detector.pattern,
+          validator: detector.validator.flatMap { DLPValidator(rawValue: $0.rawValue) }
+        )
+      } catch  where error.code.hasPrefix("dlp_custom_id") {
+        // Reported above with the policy's own identifier rules.
+      } catch {
+        let field = error.code.contains("keyword") ? "keywords" : "pattern"
+        report("\(path).\(field)", error.message)
+      }
+    }
+  }
+
+  mutating func check(_ threatIntel: PolicyDocument.ThreatIntel) {
+    let indicators = threatIntel.indicators ?? []
+    if indicators.count > Self.maximumIndicators {
+      report("threatIntel.indicators", "must list at most \(Self.maximumIndicators) indicators")
+      return
+    }
+    var reported = 0
+    for (index, indicator) in indicators.enumerated() {
+      guard let problem = PolicyRules.indicatorProblem(indicator) else { continue }
+      report("threatIntel.indicators[\(index)].value", problem)
+      reported += 1
+      // A bad feed must not produce a million-line error.
+      if reported >= 100 {
+        report("threatIntel.indicators", "more problems not listed")
+        break
+      }
+    }
+  }
+
+  mutating func check(_ aibom: PolicyDocument.AIBOM) {
+    let components = aibom.components ?? []
+    if components.count > Self.maximumComponents {
+      report("aibom.components", "must list at most \(Self.maximumComponents) components")
+      return
+    }
+    for (index, component) in components.enumerated() {
+      let path = "aibom.components[\(index)]"
+      if let problem = PolicyRules.workloadPatternProblem(component.to) { report("\(path).to", problem) }
+      if let tool = component.tool, let problem = PolicyRules.nameGlobProblem(tool) { report("\(path).tool", problem) }
+      for (field, value) in [("publisher", component.publisher), ("version", component.version)] {
+        guard let value else { continue }
+        if value.isEmpty || value.utf8.count > 128
+          || value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        {
+          report("\(path).\(field)", "must be 1 to 128 printable characters")
+        }
+      }
     }
   }
 }

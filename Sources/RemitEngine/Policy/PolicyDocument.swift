@@ -253,14 +253,25 @@ public struct PolicyDocument: Codable, Sendable, Equatable {
 
   public struct CustomDetector: Codable, Sendable, Equatable {
     public var id: String
+    /// Case-insensitive; at least one. The pattern only runs near a keyword, so a clean body
+    /// costs one pass and a pattern cannot make a scan unbounded.
     public var keywords: [String]?
     public var pattern: String
+    /// Optional check on the matched text: `luhn` or `mod97`.
+    public var validator: CustomDetectorValidator?
     public var action: DLPAction
 
-    public init(id: String, keywords: [String]? = nil, pattern: String, action: DLPAction) {
+    public init(
+      id: String,
+      keywords: [String]? = nil,
+      pattern: String,
+      validator: CustomDetectorValidator? = nil,
+      action: DLPAction
+    ) {
       self.id = id
       self.keywords = keywords
       self.pattern = pattern
+      self.validator = validator
       self.action = action
     }
   }

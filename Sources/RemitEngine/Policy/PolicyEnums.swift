@@ -48,6 +48,11 @@ public enum DLPAction: String, PolicyEnum {
   case log
 }
 
+public enum CustomDetectorValidator: String, PolicyEnum {
+  case luhn
+  case mod97
+}
+
 public enum InjectionAction: String, PolicyEnum {
   case block
   case log

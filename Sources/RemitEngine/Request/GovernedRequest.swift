@@ -30,14 +30,24 @@ public struct GovernedRequest: Sendable {
     /// The request target as Envoy saw it, query included.
     public var path: String
     public var host: String
+    /// `http` or `https` as the proxy saw it; empty when unknown.
+    public var scheme: String
     /// Lower-case names, as Envoy sends them (pseudo-headers included).
     public var headers: [String: String]
     public var body: [UInt8]
 
-    public init(method: String, path: String, host: String = "", headers: [String: String] = [:], body: [UInt8] = []) {
+    public init(
+      method: String,
+      path: String,
+      host: String = "",
+      scheme: String = "",
+      headers: [String: String] = [:],
+      body: [UInt8] = []
+    ) {
       self.method = method
       self.path = path
       self.host = host
+      self.scheme = scheme
       self.headers = headers
       self.body = body
     }
