@@ -3,14 +3,15 @@ extension InjectionScanner {
   /// Tag names that mark text addressed to the model rather than the reader. Ordinary HTML and
   /// XML element names are deliberately absent.
   static let instructionTagNames: [[UInt8]] = [
-    "important", "system", "sys", "instructions", "instruction", "information", "admin", "system_prompt",
-    "system-prompt", "systemprompt", "system_message", "system-message", "system-reminder",
+    "important", "system", "sys", "instructions", "instruction", "information", "admin",
   ].map { Array($0.utf8) }
 
-  /// Chat-template turn markers: a signal in any case, opened or closed.
-  static let turnMarkerNames: [[UInt8]] = ["im_start", "im_end", "start_of_turn", "end_of_turn"].map {
-    Array($0.utf8)
-  }
+  /// Names no ordinary document uses: a signal in any case, opened or closed (chat-template turn
+  /// markers and prompt-section names).
+  static let unambiguousTagNames: [[UInt8]] = [
+    "im_start", "im_end", "start_of_turn", "end_of_turn", "system_prompt", "system-prompt", "systemprompt",
+    "system_message", "system-message", "system-reminder",
+  ].map { Array($0.utf8) }
 
   static let bracketTagNames: [[UInt8]] = [
     "inst", "/inst", "system", "/system", "sys", "/sys", "system message", "system_message", "system prompt",
@@ -41,8 +42,7 @@ extension InjectionScanner {
       if matchesCaseInsensitive(at: position, "sys>>") { report(.hiddenTag, at: index) }
       return
     }
-    let closing = base[position] == UInt8(ascii: "/")
-    if closing { position += 1 }
+    if base[position] == UInt8(ascii: "/") { position += 1 }
     guard position < end, Self.isTagNameStart(base[position]) else { return }
     let nameEnd = scanName(from: position, limit: 24, Self.isNameByte)
     guard nameEnd < end, nameEnd > position else { return }
@@ -53,14 +53,15 @@ extension InjectionScanner {
       terminator == UInt8(ascii: ">") || selfClosing || terminator == UInt8(ascii: " ") || terminator == 0x09
         || terminator == 0x0A || terminator == 0x0D
     else { return }
-    if nameIn(Self.turnMarkerNames, from: position, to: nameEnd) {
+    if nameIn(Self.unambiguousTagNames, from: position, to: nameEnd) {
       report(.hiddenTag, at: index)
       return
     }
     guard nameIn(Self.instructionTagNames, from: position, to: nameEnd) else { return }
-    // A lowercase opening tag alone is often a placeholder in docs and usage text
-    // (`unix:0.0 not <system>:0.0`); injected blocks are closed (`</system>`) or shouted (`<IMPORTANT>`).
-    if closing || (position..<nameEnd).contains(where: { base[$0] &- UInt8(ascii: "A") < 26 }) {
+    // Ordinary words as tags need a capital (`<IMPORTANT>`, `</System>`): lowercase ones are
+    // placeholders in usage text (`not <system>:0.0`), pseudo-markup in prose
+    // (`<important>Bring your badge</important>`) or XML elements (Maven's `<system>`).
+    if (position..<nameEnd).contains(where: { base[$0] &- UInt8(ascii: "A") < 26 }) {
       report(.hiddenTag, at: index)
     }
   }

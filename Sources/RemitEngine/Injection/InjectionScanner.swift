@@ -70,13 +70,20 @@ struct InjectionScanner {
       while index < end && classes[Int(base[index])] == 0 { index &+= 1 }
       guard index < end else { break }
       let byteClass = classes[Int(base[index])]
-      if byteClass == InjectionByteClass.plainBoundary {
-        if index &- run >= Self.minimumBase64Run {
+      var boundaryOnly = byteClass == InjectionByteClass.plainBoundary
+      var breaksRun = true
+      if !boundaryOnly && byteClass & InjectionByteClass.special != 0 && !Self.needsSpecialPath(base, index, end) {
+        // Punctuation whose neighbours rule out a tag, a path or a key name: an ordinary boundary.
+        boundaryOnly = true
+        breaksRun = byteClass & InjectionByteClass.runBreak != 0
+      }
+      if boundaryOnly {
+        if breaksRun && index &- run >= Self.minimumBase64Run {
           runStart = run
           encodedRun(run, index)
         }
         index &+= 1
-        run = index
+        if breaksRun { run = index }
         // Word start after a space: fold the next four bytes into a key, test the pivot bitmap.
         guard phraseOn && index &+ 4 <= end else {
           if phraseOn && index < end && base[index] < 0x80 && keys[Int(base[index])] != 0 { verifyPivot(at: index) }
@@ -119,6 +126,37 @@ struct InjectionScanner {
       if tables.pivotBitmap[Int(bit >> 3)] & (1 << (bit & 7)) == 0 { return }
     }
     verifyPivot(at: start)
+  }
+
+  /// Whether the special byte at `index` could begin what its matcher looks for, judged from its
+  /// neighbours only: a dot after a name character is an extension or a sentence end, not a
+  /// dotfile; `<`, `[` and `#` need a tag-like byte after them; `/` a credential path initial; `_`
+  /// an `id` before it or an `n` after it. Line breaks always take the special path.
+  @inline(__always)
+  static func needsSpecialPath(_ base: UnsafePointer<UInt8>, _ index: Int, _ end: Int) -> Bool {
+    let byte = base[index]
+    let next: UInt8 = index &+ 1 < end ? base[index &+ 1] : 0
+    switch byte {
+    case UInt8(ascii: "."):
+      return index == 0 || !isNameByte(base[index &- 1])
+    case UInt8(ascii: "<"):
+      return next == UInt8(ascii: "|") || next == UInt8(ascii: "<") || next == UInt8(ascii: "/") || isTagNameStart(next)
+    case UInt8(ascii: "["):
+      return isASCIILetter(next) || next == UInt8(ascii: "/")
+    case UInt8(ascii: "#"):
+      return next == UInt8(ascii: "#")
+    case UInt8(ascii: "/"):
+      switch next {
+      case UInt8(ascii: "e"), UInt8(ascii: "p"), UInt8(ascii: "v"), UInt8(ascii: "r"): return true
+      default: return false
+      }
+    case UInt8(ascii: "_"):
+      return lowercased(next) == UInt8(ascii: "n")
+        || (index >= 2 && lowercased(base[index &- 1]) == UInt8(ascii: "d")
+          && lowercased(base[index &- 2]) == UInt8(ascii: "i"))
+    default:
+      return true
+    }
   }
 
   /// The phrase prefix key of the word starting at `word` (four readable bytes): its first four

@@ -10,7 +10,9 @@ struct PhraseCatalog: Sendable {
     ignore ignores ignoring disregard disregards disregarding forget forgets forgetting override overrides \
     overriding bypass bypasses bypassing discard discarding abandon abandoning
     """
-  static let determiners = "all any the your of these those every each and or other following subsequent"
+  static let determiners = """
+    all any the your of these those every each and or other following subsequent usual current normal standard
+    """
   static let strongModifiers = """
     previous prior above earlier preceding initial original system old former foregoing preexisting safety \
     content ethical moral openai anthropic
@@ -18,7 +20,7 @@ struct PhraseCatalog: Sendable {
   static let strongNouns = "instructions instruction directions directives directive guidelines guidance"
   static let weakNouns = """
     prompts prompt rules context commands constraints restrictions limitations policies policy filters \
-    safeguards guardrails programming training orders
+    safeguards guardrails programming training orders conversation conversations
     """
   static let jailbreakTargets = "dan jailbroken jailbreak unrestricted unfiltered uncensored unchained unbound amoral"
   static let tellVerbs = """
@@ -48,7 +50,8 @@ struct PhraseCatalog: Sendable {
 
   static let families: [Family] = {
     let verb = overrideVerbs
-    let filler = "\(determiners) \(strongModifiers)"
+    // Fillers may list other nouns ("all the rules and instructions").
+    let filler = "\(determiners) \(strongModifiers) \(weakNouns)"
     return [
       // ignore all previous instructions / disregard the above guidelines: a strong noun needs a strong
       // modifier, "your" or "all" ("please ignore any instructions related to setup" is ordinary text)
@@ -60,13 +63,21 @@ struct PhraseCatalog: Sendable {
       Family(
         name: "override-yours",
         elements: [
-          .one(verb), .repeated(filler, 0, 2), .one("your all"), .repeated(filler, 0, 2), .one(strongNouns),
+          .one(verb), .repeated(filler, 0, 2), .one("your all"), .repeated(filler, 0, 3), .one(strongNouns),
         ], negatable: true),
       // ignore your previous prompt / bypass the content filters (a weak noun needs a strong modifier)
       Family(
         name: "override-weak",
         elements: [
           .one(verb), .repeated(filler, 0, 3), .one(strongModifiers), .repeated(filler, 0, 2), .one(weakNouns),
+        ], negatable: true),
+      // ignore all the prompts given to you till now / forget the rules you got before
+      Family(
+        name: "override-given-before",
+        elements: [
+          .one(verb), .repeated(filler, 0, 4), .one("\(weakNouns) \(strongNouns)"),
+          .one("given provided that you"), .repeated("to you ve have were got received been", 0, 3),
+          .optional("till until so up"), .one("now before earlier previously far"),
         ], negatable: true),
       // disregard everything above
       Family(
