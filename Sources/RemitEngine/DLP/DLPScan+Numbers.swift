@@ -62,7 +62,17 @@ extension DLPScan {
 
   /// Records the span as a card, SSN or NANP phone number when it is one.
   mutating func recordIfSensitive(_ span: NumberSpan) -> Bool {
-    guard span.digitCount <= Self.maximumSpanDigits, text.isStandalone(span) else { return false }
+    guard span.digitCount <= Self.maximumSpanDigits else { return false }
+    guard text.isStandalone(span) else {
+      // `555-234-5678x1234`: a NANP number with a glued extension is still a phone number.
+      if isOn(.phone), let end = text.phoneExtensionEnd(at: span.end), text.isStandaloneStart(span),
+        text.isSeparatedNANP(span)
+      {
+        record(.phone, span.start..<end)
+        return true
+      }
+      return false
+    }
     if isOn(.creditCard) && text.isCreditCard(span) {
       record(.creditCard, span.start..<span.end)
     } else if isOn(.usSSN) && text.isSSN(span) {
@@ -261,6 +271,26 @@ extension DLPText {
     prefix.groupCount = groups
     prefix.end = index
     return prefix
+  }
+
+  /// The end of an extension glued to a number (`x1234`, 1 to 6 digits), if one starts at `index`.
+  func phoneExtensionEnd(at index: Int) -> Int? {
+    guard self[index] | 0x20 == UInt8(ascii: "x") else { return nil }
+    var end = index + 1
+    while ASCII.isDigit(self[end]) && end - index <= 7 { end += 1 }
+    let digits = end - index - 1
+    guard (1...6).contains(digits), !ASCII.isWord(self[end]), !continuesNumber(at: end) else { return nil }
+    return end
+  }
+
+  /// The left half of `isStandalone`: the span does not continue a number before it.
+  func isStandaloneStart(_ span: DLPScan.NumberSpan) -> Bool {
+    let before = self[span.start - 1]
+    guard ASCII.isDigit(self[span.start - 2]) else { return true }
+    switch before {
+    case UInt8(ascii: "."), UInt8(ascii: ","), UInt8(ascii: "-"), UInt8(ascii: "/"), UInt8(ascii: ":"): return false
+    default: return true
+    }
   }
 
   func isStandalone(_ span: DLPScan.NumberSpan) -> Bool {

@@ -46,6 +46,15 @@ import Testing
     #expect(found(text) == [expected])
   }
 
+  @Test func phoneNumbersWithAGluedExtension() {
+    #expect(found("call 415-555-2671x1234 today") == ["phone:415-555-2671x1234"])
+    #expect(found(#"{"tel":"415.555.2671X9"}"#) == ["phone:415.555.2671X9"])
+    // Not an extension: too many digits, a word after it, or not a NANP number before it.
+    #expect(found("415-555-2671x1234567") == [])
+    #expect(found("415-555-2671xray") == [])
+    #expect(found("115-555-2671x12") == [])
+  }
+
   @Test func spaceSeparatedListsAreSplit() {
     #expect(
       found("4111111111111111 4012888888881881 2029") == [
