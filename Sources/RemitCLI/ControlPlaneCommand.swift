@@ -20,7 +20,9 @@ struct ControlPlaneCommand: AsyncParsableCommand {
 
   @Option(
     name: .long,
-    help: "Store: sqlite:PATH or sqlite::memory: (default \(DatabaseLocation.defaultValue)). [REMIT_DATABASE]")
+    help:
+      "Store: sqlite:PATH, sqlite::memory: or postgres://USER:PASSWORD@HOST:PORT/DB (default \(DatabaseLocation.defaultValue)). [REMIT_DATABASE]"
+  )
   var database: String?
 
   @Option(
@@ -55,6 +57,9 @@ struct ControlPlaneCommand: AsyncParsableCommand {
         printError(issued.key)
       })
     } catch let error as ControlPlaneError {
+      logger.critical("cannot start", metadata: ["error_code": "\(error.code)", "error": "\(error.message)"])
+      throw ExitCode(1)
+    } catch let error as ControlPlaneConfigurationError {
       logger.critical("cannot start", metadata: ["error_code": "\(error.code)", "error": "\(error.message)"])
       throw ExitCode(1)
     }

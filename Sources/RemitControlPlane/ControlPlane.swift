@@ -3,10 +3,11 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// Where the store lives: `sqlite:PATH`, `sqlite::memory:` or (not yet) `postgres://…`.
+/// Where the store lives: `sqlite:PATH`, `sqlite::memory:` or `postgres://…`.
 public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
   case sqliteFile(String)
   case sqliteMemory
+  case postgres(url: String)
 
   public static let defaultValue = "sqlite:remit.db"
 
@@ -16,11 +17,10 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     } else if text.hasPrefix("sqlite:"), text.utf8.count > "sqlite:".utf8.count {
       self = .sqliteFile(String(text.dropFirst("sqlite:".count)))
     } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
-      throw ControlPlaneConfigurationError(
-        code: "database_unsupported", message: "PostgreSQL is not supported by this build yet; use sqlite:PATH")
+      self = .postgres(url: text)
     } else {
       throw ControlPlaneConfigurationError(
-        code: "database_invalid", message: "--database must be sqlite:PATH or sqlite::memory:")
+        code: "database_invalid", message: "--database must be sqlite:PATH, sqlite::memory: or postgres://…")
     }
   }
 
@@ -28,6 +28,8 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     switch self {
     case .sqliteFile(let path): "sqlite:\(path)"
     case .sqliteMemory: "sqlite::memory:"
+    // Never print the password.
+    case .postgres: "postgres://…"
     }
   }
 }
@@ -69,6 +71,13 @@ public struct ControlPlane: Sendable {
     switch location {
     case .sqliteFile(let path): database = try await SQLiteControlPlaneDatabase(path: path, logger: logger)
     case .sqliteMemory: database = try await SQLiteControlPlaneDatabase(path: nil, logger: logger)
+    case .postgres(let url):
+      do {
+        database = try PostgresControlPlaneDatabase(url: url, logger: logger)
+      } catch {
+        throw ControlPlaneConfigurationError(
+          code: "database_invalid", message: "the PostgreSQL URL is not postgres://user:password@host:port/database")
+      }
     }
     let store = ControlPlaneStore(database: database)
     do {

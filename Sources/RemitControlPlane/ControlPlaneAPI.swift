@@ -34,6 +34,7 @@ public enum ControlPlaneAPI {
 
   public static func router(store: ControlPlaneStore) -> Router<BasicRequestContext> {
     let router = Router()
+    router.add(middleware: ControlPlaneErrorMiddleware())
     router.get("/healthz") { _, _ in "ok\n" }
     let v1 = router.group("/v1")
 

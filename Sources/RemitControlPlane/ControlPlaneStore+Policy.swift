@@ -159,7 +159,10 @@ extension ControlPlaneStore {
     _ change: @escaping @Sendable (any SQLDatabase) async throws -> Void
   ) async throws -> Int64 {
     let version = try await database.transaction { db in
-      let current = try await Self.version(tenant: tenant, db: db)
+      // Increment first: the row lock serializes the tenant's writers on PostgreSQL from here to
+      // the commit, so the checks in `change` cannot race another write of the same tenant.
+      try await db.raw("UPDATE policy_versions SET version = version + 1 WHERE tenant = \(bind: tenant)").run()
+      let version = try await Self.version(tenant: tenant, db: db)
       try await change(db)
       let document = try await Self.document(tenant: tenant, db: db)
       do {
@@ -167,8 +170,7 @@ extension ControlPlaneStore {
       } catch let error as PolicyError {
         throw ControlPlaneError.validation(error.issues.map { Self.problem($0, focus: focus, document: document) })
       }
-      try await db.raw("UPDATE policy_versions SET version = version + 1 WHERE tenant = \(bind: tenant)").run()
-      return current + 1
+      return version
     }
     await versionWatch.publish(tenant: tenant, version: version)
     return version

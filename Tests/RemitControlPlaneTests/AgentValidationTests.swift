@@ -66,9 +66,9 @@ import Testing
       field: "meshIdentity.serviceAccount", expected: "is required when namespace is set (set both or neither)"),
   ]
 
-  @Test(arguments: rejected)
-  func rejectedBindingIs422WithTheFieldAndTheValidatorsMessage(_ testCase: Case) async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all, rejected)
+  func rejectedBindingIs422WithTheFieldAndTheValidatorsMessage(_ backend: TestBackend, _ testCase: Case) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     // The policy file loader says the same thing about the same agent.
     let document = PolicyDocument(agents: [
       .init(id: "bot", meshIdentity: .init(namespace: testCase.namespace, serviceAccount: testCase.serviceAccount))
@@ -90,8 +90,10 @@ import Testing
     }
   }
 
-  @Test func longestValidNamesAndUnboundAgentsAreAccepted() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all) func longestValidNamesAndUnboundAgentsAreAccepted(_ backend: TestBackend)
+    async throws
+  {
+    let fixture = try await ControlPlaneFixture.make(backend)
     try await fixture.withAPI { client in
       let longest = try agentJSON("long", namespace: Self.label63, serviceAccount: Self.subdomain253)
       let created = try await client.send(.post, "/v1/agents", key: fixture.adminKey, json: longest)
@@ -134,8 +136,8 @@ import Testing
     }
   }
 
-  @Test func bodyThatIsNotAJSONObjectIs400() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all) func bodyThatIsNotAJSONObjectIs400(_ backend: TestBackend) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     try await fixture.withAPI { client in
       for body in ["[1]", "nonsense", #""id""#] {
         let response = try await client.send(.post, "/v1/agents", key: fixture.adminKey, json: body)
@@ -145,8 +147,10 @@ import Testing
     }
   }
 
-  @Test func putTakesTheIdFromTheURLAndRejectsAnotherInTheBody() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all) func putTakesTheIdFromTheURLAndRejectsAnotherInTheBody(_ backend: TestBackend)
+    async throws
+  {
+    let fixture = try await ControlPlaneFixture.make(backend)
     try await fixture.withAPI { client in
       _ = try await client.send(.post, "/v1/agents", key: fixture.adminKey, json: #"{"id": "bot"}"#)
       let renamed = try await client.send(.put, "/v1/agents/bot", key: fixture.adminKey, json: #"{"id": "other"}"#)

@@ -6,8 +6,9 @@ import Testing
 @testable import RemitControlPlane
 
 @Suite struct BootstrapTests {
-  @Test func bootstrapKeyWorksAndOnlyItsHashIsStored() async throws {
-    let store = try await ControlPlane.openStore(.sqliteMemory, logger: ControlPlaneFixture.quietLogger)
+  @Test(arguments: TestBackend.all) func bootstrapKeyWorksAndOnlyItsHashIsStored(_ backend: TestBackend) async throws {
+    let store = try await ControlPlane.openStore(
+      try await backend.freshLocation(), logger: ControlPlaneFixture.quietLogger)
     let issued = try #require(try await ControlPlane.bootstrap(store, adminKey: nil))
     #expect(issued.role == .admin)
     #expect(issued.key.hasPrefix("remit_"))
@@ -39,8 +40,11 @@ import Testing
     try await store.close()
   }
 
-  @Test func theBootstrapKeyCanBeChosenButMustLookLikeAKey() async throws {
-    let store = try await ControlPlane.openStore(.sqliteMemory, logger: ControlPlaneFixture.quietLogger)
+  @Test(arguments: TestBackend.all) func theBootstrapKeyCanBeChosenButMustLookLikeAKey(_ backend: TestBackend)
+    async throws
+  {
+    let store = try await ControlPlane.openStore(
+      try await backend.freshLocation(), logger: ControlPlaneFixture.quietLogger)
     await #expect(throws: ControlPlaneError.self) { try await ControlPlane.bootstrap(store, adminKey: "hunter2") }
     #expect(try await store.tenantCount() == 0)
     let chosen = "remit_" + String(repeating: "k", count: 40)
@@ -73,12 +77,13 @@ import Testing
     ("sqlite:remit.db", DatabaseLocation.sqliteFile("remit.db")),
     ("sqlite:/var/lib/remit/cp.db", .sqliteFile("/var/lib/remit/cp.db")),
     ("sqlite::memory:", .sqliteMemory),
+    ("postgres://remit@127.0.0.1:5432/remit", .postgres(url: "postgres://remit@127.0.0.1:5432/remit")),
   ])
   func databaseLocationsParse(_ text: String, _ expected: DatabaseLocation) throws {
     #expect(try DatabaseLocation(parsing: text) == expected)
   }
 
-  @Test(arguments: ["sqlite:", "mysql://x", "postgres://localhost/remit", "remit.db"])
+  @Test(arguments: ["sqlite:", "mysql://x", "remit.db", ""])
   func unsupportedDatabaseLocationsAreRefused(_ text: String) {
     #expect(throws: ControlPlaneConfigurationError.self) { try DatabaseLocation(parsing: text) }
   }

@@ -7,8 +7,8 @@ import Testing
 @testable import RemitControlPlane
 
 @Suite struct ConflictTests {
-  @Test func duplicateAgentIdIs409() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all) func duplicateAgentIdIs409(_ backend: TestBackend) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     try await fixture.withAPI { client in
       let first = try await client.send(.post, "/v1/agents", key: fixture.adminKey, json: #"{"id": "bot"}"#)
       #expect(first.status == .created)
@@ -21,8 +21,10 @@ import Testing
     }
   }
 
-  @Test func identityBoundToAnotherAgentIs409OnCreateAndOnUpdate() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all) func identityBoundToAnotherAgentIs409OnCreateAndOnUpdate(_ backend: TestBackend)
+    async throws
+  {
+    let fixture = try await ControlPlaneFixture.make(backend)
     try await fixture.withAPI { client in
       let bound = try agentJSON("checkout-bot", namespace: "agents", serviceAccount: "checkout-bot")
       #expect(try await client.send(.post, "/v1/agents", key: fixture.adminKey, json: bound).status == .created)
@@ -50,8 +52,8 @@ import Testing
     }
   }
 
-  @Test func duplicateMissionIs409() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all) func duplicateMissionIs409(_ backend: TestBackend) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     try await fixture.withAPI { client in
       let mission = #"{"id": "checkout", "allow": [{"to": "tools/inventory"}]}"#
       #expect(try await client.send(.post, "/v1/missions", key: fixture.adminKey, json: mission).status == .created)
@@ -63,8 +65,10 @@ import Testing
 }
 
 @Suite struct TenancyTests {
-  @Test func aKeyOfOneTenantNeverSeesOrChangesAnotherTenantsData() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all) func aKeyOfOneTenantNeverSeesOrChangesAnotherTenantsData(_ backend: TestBackend)
+    async throws
+  {
+    let fixture = try await ControlPlaneFixture.make(backend)
     let acme = try await fixture.store.createTenant("acme")
     try await fixture.withAPI { client in
       let agent = try agentJSON("bot", namespace: "agents", serviceAccount: "bot")
@@ -100,8 +104,8 @@ import Testing
 }
 
 @Suite struct RoleTests {
-  @Test func rolesLimitWhatAKeyMayDo() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all) func rolesLimitWhatAKeyMayDo(_ backend: TestBackend) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     let reader = try await fixture.store.issueKey(tenant: "default", role: .reader)
     let authorizer = try await fixture.store.issueKey(tenant: "default", role: .authorizer)
     try await fixture.withAPI { client in
@@ -129,8 +133,8 @@ import Testing
     }
   }
 
-  @Test func missingOrWrongKeysAre401() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all) func missingOrWrongKeysAre401(_ backend: TestBackend) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     try await fixture.withAPI { client in
       let none = try await client.send(.get, "/v1/agents", key: nil)
       #expect(none.status == .unauthorized)
@@ -145,8 +149,10 @@ import Testing
     }
   }
 
-  @Test func adminIssuesKeysThatWorkOnceShownAndAreListedWithoutTheirValue() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all) func adminIssuesKeysThatWorkOnceShownAndAreListedWithoutTheirValue(
+    _ backend: TestBackend
+  ) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     try await fixture.withAPI { client in
       let created = try await client.send(.post, "/v1/api-keys", key: fixture.adminKey, json: #"{"role": "reader"}"#)
       #expect(created.status == .created)
@@ -159,6 +165,41 @@ import Testing
       let bad = try await client.send(.post, "/v1/api-keys", key: fixture.adminKey, json: #"{"role": "root"}"#)
       #expect(bad.status == .unprocessableContent)
       #expect(bad.errorBody?.error.field == "role")
+    }
+  }
+}
+
+@Suite struct ConcurrentWriteTests {
+  @Test(arguments: TestBackend.all)
+  func concurrentWritesGetDistinctVersionsAndOneIdentityBindingWins(_ backend: TestBackend) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
+    let key = fixture.adminKey
+    try await fixture.withAPI { client in
+      let statuses = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
+        for index in 0..<8 {
+          group.addTask {
+            let body = try agentJSON("racer-\(index)", namespace: "agents", serviceAccount: "shared")
+            let response = try await client.send(.post, "/v1/agents", key: key, json: body)
+            return (response.status, response.policyVersion)
+          }
+        }
+        return try await group.reduce(into: []) { $0.append($1) }
+      }
+      #expect(statuses.filter { $0.0 == .created }.count == 1)
+      #expect(statuses.filter { $0.0 == .conflict }.count == 7)
+
+      let versions = try await withThrowingTaskGroup(of: String?.self) { group in
+        for index in 0..<8 {
+          group.addTask {
+            let response = try await client.send(.post, "/v1/agents", key: key, json: #"{"id": "solo-\#(index)"}"#)
+            return response.status == .created ? response.policyVersion : nil
+          }
+        }
+        return try await group.reduce(into: [String?]()) { $0.append($1) }
+      }
+      #expect(Set(versions.compactMap { $0 }).count == 8)
+      // 1 at creation, 1 for the winning binding, 8 more.
+      #expect(try await fixture.store.policyVersion(tenant: "default") == 10)
     }
   }
 }

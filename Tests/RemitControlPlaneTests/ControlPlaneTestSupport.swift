@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import RemitEngine
+import SQLKit
 import Testing
 
 @testable import RemitControlPlane
@@ -12,8 +13,8 @@ struct ControlPlaneFixture {
   let store: ControlPlaneStore
   let adminKey: String
 
-  static func make() async throws -> ControlPlaneFixture {
-    let store = try await ControlPlane.openStore(.sqliteMemory, logger: quietLogger)
+  static func make(_ backend: TestBackend = .sqlite) async throws -> ControlPlaneFixture {
+    let store = try await ControlPlane.openStore(try await backend.freshLocation(), logger: quietLogger)
     let issued = try #require(try await ControlPlane.bootstrap(store, adminKey: nil))
     return ControlPlaneFixture(store: store, adminKey: issued.key)
   }
@@ -91,4 +92,41 @@ func agentJSON(
     ? nil : PolicyDocument.MeshIdentity(namespace: namespace, serviceAccount: serviceAccount)
   let agent = PolicyDocument.Agent(id: id, meshIdentity: identity, mission: mission)
   return String(decoding: try JSONEncoder().encode(agent), as: UTF8.self)
+}
+
+/// The engines the store suite runs on: SQLite always, PostgreSQL when REMIT_TEST_POSTGRES_URL
+/// names a server (scripts/test-control-plane-postgres.sh starts a private one on loopback).
+enum TestBackend: String, Sendable, CustomTestStringConvertible {
+  case sqlite
+  case postgres
+
+  static let postgresURL: String? = ProcessInfo.processInfo.environment["REMIT_TEST_POSTGRES_URL"].flatMap {
+    $0.isEmpty ? nil : $0
+  }
+
+  static var all: [TestBackend] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+  var testDescription: String { rawValue }
+
+  /// An empty store: SQLite in memory, or a new PostgreSQL database on the test server.
+  func freshLocation() async throws -> DatabaseLocation {
+    switch self {
+    case .sqlite:
+      return .sqliteMemory
+    case .postgres:
+      let base = try #require(Self.postgresURL)
+      let name = "remit_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+      let admin = try PostgresControlPlaneDatabase(url: base, logger: ControlPlaneFixture.quietLogger)
+      do {
+        try await admin.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+      } catch {
+        try? await admin.close()
+        throw error
+      }
+      try await admin.close()
+      var components = try #require(URLComponents(string: base))
+      components.path = "/" + name
+      return .postgres(url: try #require(components.string))
+    }
+  }
 }

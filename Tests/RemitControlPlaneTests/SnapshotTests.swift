@@ -24,8 +24,10 @@ import Testing
     return document
   }
 
-  @Test func everyChangeIncrementsTheVersionAndTheSnapshotShowsIt() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all) func everyChangeIncrementsTheVersionAndTheSnapshotShowsIt(_ backend: TestBackend)
+    async throws
+  {
+    let fixture = try await ControlPlaneFixture.make(backend)
     let key = fixture.adminKey
     try await fixture.withAPI { client in
       var document = try await snapshotDocument(client, key: key)
@@ -91,8 +93,10 @@ import Testing
     }
   }
 
-  @Test func writeThatWouldMakeTheDocumentInvalidIs422AndChangesNothing() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all) func writeThatWouldMakeTheDocumentInvalidIs422AndChangesNothing(
+    _ backend: TestBackend
+  ) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     let key = fixture.adminKey
     try await fixture.withAPI { client in
       #expect(try await client.send(.post, "/v1/missions", key: key, json: Self.mission).status == .created)
@@ -130,8 +134,8 @@ import Testing
     }
   }
 
-  @Test func longPollAnswersAsSoonAsTheVersionChanges() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all) func longPollAnswersAsSoonAsTheVersionChanges(_ backend: TestBackend) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     let key = fixture.adminKey
     try await fixture.withAPI { client in
       let clock = ContinuousClock()
@@ -148,8 +152,8 @@ import Testing
     }
   }
 
-  @Test func longPollWithoutAChangeIs304AfterTheWait() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  @Test(arguments: TestBackend.all) func longPollWithoutAChangeIs304AfterTheWait(_ backend: TestBackend) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     try await fixture.withAPI { client in
       let clock = ContinuousClock()
       let start = clock.now
