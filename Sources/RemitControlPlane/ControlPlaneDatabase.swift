@@ -10,7 +10,8 @@ public protocol ControlPlaneDatabase: Sendable {
     _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
   ) async throws -> Result
 
-  /// Runs `body` with a database for reads that see only committed data.
+  /// Runs `body` with a database for reads that see one committed state throughout (a document
+  /// is assembled from several queries and must never mix two versions).
   func read<Result: Sendable>(
     _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
   ) async throws -> Result

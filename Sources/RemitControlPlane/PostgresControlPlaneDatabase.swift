@@ -38,7 +38,26 @@ public final class PostgresControlPlaneDatabase: ControlPlaneDatabase, @unchecke
     }
   }
 
+  /// A read-only REPEATABLE READ transaction: the several queries that assemble a document all
+  /// see one committed state, never a mix of two versions.
   public func read<Result: Sendable>(
+    _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+  ) async throws -> Result {
+    try await database.withSession { session in
+      try await session.raw("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").run()
+      do {
+        let result = try await body(session)
+        try await session.raw("COMMIT").run()
+        return result
+      } catch {
+        try? await session.raw("ROLLBACK").run()
+        throw error
+      }
+    }
+  }
+
+  /// Outside any transaction, for statements PostgreSQL refuses in one (CREATE DATABASE).
+  public func withoutTransaction<Result: Sendable>(
     _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
   ) async throws -> Result {
     try await body(database)

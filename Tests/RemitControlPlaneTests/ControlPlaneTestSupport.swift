@@ -118,7 +118,7 @@ enum TestBackend: String, Sendable, CustomTestStringConvertible {
       let name = "remit_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
       let admin = try PostgresControlPlaneDatabase(url: base, logger: ControlPlaneFixture.quietLogger)
       do {
-        try await admin.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+        try await admin.withoutTransaction { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
       } catch {
         try? await admin.close()
         throw error
