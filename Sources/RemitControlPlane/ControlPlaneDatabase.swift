@@ -65,7 +65,10 @@ public final class SQLiteControlPlaneDatabase: ControlPlaneDatabase {
   }
 
   public func close() async throws {
-    try await connection.close()
+    let connection = connection
+    // Closing must happen even when the caller's task is cancelled (shutdown), or SQLiteNIO
+    // refuses the work and the connection leaks; an unstructured task does not inherit that.
+    try await Task { try await connection.close() }.value
   }
 }
 
