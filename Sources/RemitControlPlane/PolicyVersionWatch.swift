@@ -51,7 +51,12 @@ public actor PolicyVersionWatch {
     }
     let changed = await withTaskCancellationHandler {
       await withCheckedContinuation { continuation in
-        waiters[id] = Waiter(tenant: tenant, continuation: continuation)
+        // Cancelled before registering: the handler below found nothing to expire.
+        if Task.isCancelled {
+          continuation.resume(returning: false)
+        } else {
+          waiters[id] = Waiter(tenant: tenant, continuation: continuation)
+        }
       }
     } onCancel: {
       Task { await self.expire(id) }

@@ -64,6 +64,8 @@ public final class PostgresControlPlaneDatabase: ControlPlaneDatabase, @unchecke
   }
 
   public func close() async throws {
-    try await pool.shutdownAsync()
+    let pool = pool
+    // As for SQLite: shut the pool down even when the caller's task is cancelled.
+    try await Task { try await pool.shutdownAsync() }.value
   }
 }

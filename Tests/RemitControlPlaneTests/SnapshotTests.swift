@@ -194,3 +194,24 @@ import Testing
     #expect(await watch.waitForChange(tenant: "t", after: 2, timeout: .milliseconds(50)) == .timedOut)
   }
 }
+
+@Suite struct PolicyVersionWatchTests {
+  @Test func aCancelledLongPollLeavesNoWaiterBehind() async throws {
+    let watch = PolicyVersionWatch()
+    let waiting = Task { await watch.waitForChange(tenant: "t", after: 1, timeout: .seconds(60)) }
+    while await watch.waiterCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+    waiting.cancel()
+    #expect(await waiting.value == .timedOut)
+    #expect(await watch.waiterCount == 0)
+
+    let alreadyCancelled = Task {
+      withUnsafeCurrentTask { $0?.cancel() }
+      return await watch.waitForChange(tenant: "t", after: 1, timeout: .seconds(60))
+    }
+    let clock = ContinuousClock()
+    let start = clock.now
+    #expect(await alreadyCancelled.value == .timedOut)
+    #expect(clock.now - start < .seconds(30))
+    #expect(await watch.waiterCount == 0)
+  }
+}
