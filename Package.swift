@@ -27,6 +27,10 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
+    .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
+    .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
   ],
   targets: [
     // The system zlib (Debian zlib1g-dev), for bounded gzip/deflate body decoding.
@@ -70,6 +74,22 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    // The control plane: tenants, agents, missions and policy in a SQL store, the /v1 API and snapshots.
+    .target(
+      name: "RemitControlPlane",
+      dependencies: [
+        "RemitEngine",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "SQLKit", package: "sql-kit"),
+        .product(name: "SQLiteKit", package: "sqlite-kit"),
+        .product(name: "PostgresKit", package: "postgres-kit"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     // The commands of the `remit` executable.
     .target(
       name: "RemitCLI",
@@ -77,6 +97,7 @@ let package = Package(
         "RemitEngine",
         "RemitEnvoy",
         "RemitAuthorizer",
+        "RemitControlPlane",
         "EnvoyAPI",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -108,6 +129,15 @@ let package = Package(
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "RemitControlPlaneTests",
+      dependencies: [
+        "RemitControlPlane",
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .product(name: "SQLKit", package: "sql-kit"),
       ],
       swiftSettings: swiftSettings
     ),

@@ -6,7 +6,10 @@ public struct Remit: AsyncParsableCommand {
     commandName: "remit",
     abstract:
       "Keeps every AI agent inside its remit: an Envoy ext_authz authorizer for agent traffic in an Istio mesh.",
-    subcommands: [ServeCommand.self, CheckCommand.self, PolicyCommand.self, IntelCommand.self, ScanCommand.self]
+    subcommands: [
+      ServeCommand.self, ControlPlaneCommand.self, CheckCommand.self, PolicyCommand.self, IntelCommand.self,
+      ScanCommand.self,
+    ]
   )
 
   public init() {}

@@ -1,0 +1,224 @@
+import Foundation
+import Hummingbird
+import RemitEngine
+
+/// The `/v1` JSON API. Every handler authenticates the bearer key first and scopes every query by
+/// the key's tenant, so another tenant's resources are simply not found (404).
+public enum ControlPlaneAPI {
+  /// The longest long-poll a client may ask for.
+  public static let maximumWaitSeconds = 60
+  /// Carries the tenant's policy version on snapshot responses and on every write.
+  public static let policyVersionHeader: HTTPFields.Element.Name = {
+    // A constant, valid header token.
+    guard let name = HTTPFields.Element.Name("Remit-Policy-Version") else { preconditionFailure("invalid header name") }
+    return name
+  }()
+
+  /// What a route needs from the key's role.
+  enum Access {
+    /// Readers and admins.
+    case read
+    /// Admins only.
+    case write
+    /// Authorizers too: the snapshot.
+    case snapshot
+
+    func allows(_ role: APIKeyRole) -> Bool {
+      switch (self, role) {
+      case (_, .admin): true
+      case (.read, .reader), (.snapshot, .reader), (.snapshot, .authorizer): true
+      default: false
+      }
+    }
+  }
+
+  public static func router(store: ControlPlaneStore) -> Router<BasicRequestContext> {
+    let router = Router()
+    router.add(middleware: ControlPlaneErrorMiddleware())
+    router.get("/healthz") { _, _ in "ok\n" }
+    let v1 = router.group("/v1")
+
+    func route(
+      _ path: RouterPath,
+      _ method: HTTPRequest.Method,
+      _ access: Access,
+      _ handler: @escaping @Sendable (Request, BasicRequestContext, APIPrincipal) async throws -> Response
+    ) {
+      v1.on(path, method: method) { request, context in
+        let principal = try await authenticate(request, store: store)
+        guard access.allows(principal.role) else { throw ControlPlaneError.forbidden(principal.role) }
+        return try await handler(request, context, principal)
+      }
+    }
+
+    // Agents
+    route("/agents", .get, .read) { _, _, principal in
+      try JSONResponse.make(try await store.agents(tenant: principal.tenant))
+    }
+    route("/agents", .post, .write) { request, _, principal in
+      let agent = try APIRequestBody.agent(try await APIRequestBody.bytes(request, limit: APIRequestBody.agentLimit))
+      let version = try await store.createAgent(tenant: principal.tenant, agent)
+      return try written(.created, try await store.agent(tenant: principal.tenant, id: agent.id), version: version)
+    }
+    route("/agents/:id", .get, .read) { _, context, principal in
+      try JSONResponse.make(try await store.agent(tenant: principal.tenant, id: try context.parameters.require("id")))
+    }
+    route("/agents/:id", .put, .write) { request, context, principal in
+      let id = try context.parameters.require("id")
+      let agent = try APIRequestBody.agent(
+        try await APIRequestBody.bytes(request, limit: APIRequestBody.agentLimit), pathID: id)
+      let version = try await store.replaceAgent(tenant: principal.tenant, agent)
+      return try written(.ok, try await store.agent(tenant: principal.tenant, id: id), version: version)
+    }
+    route("/agents/:id", .delete, .write) { _, context, principal in
+      let version = try await store.deleteAgent(tenant: principal.tenant, id: try context.parameters.require("id"))
+      return noContent(version: version)
+    }
+
+    // Missions
+    route("/missions", .get, .read) { _, _, principal in
+      try JSONResponse.make(try await store.missions(tenant: principal.tenant))
+    }
+    route("/missions", .post, .write) { request, _, principal in
+      let mission = try APIRequestBody.mission(
+        try await APIRequestBody.bytes(request, limit: APIRequestBody.missionLimit))
+      let version = try await store.createMission(tenant: principal.tenant, mission)
+      return try written(.created, try await store.mission(tenant: principal.tenant, id: mission.id), version: version)
+    }
+    route("/missions/:id", .get, .read) { _, context, principal in
+      try JSONResponse.make(try await store.mission(tenant: principal.tenant, id: try context.parameters.require("id")))
+    }
+    route("/missions/:id", .put, .write) { request, context, principal in
+      let id = try context.parameters.require("id")
+      let mission = try APIRequestBody.mission(
+        try await APIRequestBody.bytes(request, limit: APIRequestBody.missionLimit), pathID: id)
+      let version = try await store.replaceMission(tenant: principal.tenant, mission)
+      return try written(.ok, try await store.mission(tenant: principal.tenant, id: id), version: version)
+    }
+    route("/missions/:id", .delete, .write) { _, context, principal in
+      let version = try await store.deleteMission(tenant: principal.tenant, id: try context.parameters.require("id"))
+      return noContent(version: version)
+    }
+
+    // Policy sections
+    route("/policy/:section", .get, .read) { _, context, principal in
+      let section = try policySection(context)
+      return rawJSON(.ok, try await store.section(tenant: principal.tenant, section), version: nil)
+    }
+    route("/policy/:section", .put, .write) { request, context, principal in
+      let section = try policySection(context)
+      let json = try APIRequestBody.section(
+        try await APIRequestBody.bytes(request, limit: APIRequestBody.sectionLimit), section)
+      let version = try await store.replaceSection(tenant: principal.tenant, section, json: json)
+      return rawJSON(.ok, try await store.section(tenant: principal.tenant, section), version: version)
+    }
+
+    // API keys
+    route("/api-keys", .get, .write) { _, _, principal in
+      try JSONResponse.make(try await store.listKeys(tenant: principal.tenant))
+    }
+    route("/api-keys", .post, .write) { request, _, principal in
+      struct NewKey: Decodable { var role: String }
+      let bytes = try await APIRequestBody.bytes(request, limit: 4096)
+      guard let body = try? JSONDecoder().decode(NewKey.self, from: Data(bytes)) else {
+        throw ControlPlaneError.validation(field: "role", "is required: admin, authorizer or reader")
+      }
+      guard let role = APIKeyRole(rawValue: body.role) else {
+        throw ControlPlaneError.validation(field: "role", "must be admin, authorizer or reader")
+      }
+      return try JSONResponse.make(status: .created, try await store.issueKey(tenant: principal.tenant, role: role))
+    }
+
+    // Snapshot
+    route("/snapshot", .get, .snapshot) { request, _, principal in
+      try await snapshot(request, tenant: principal.tenant, store: store)
+    }
+    return router
+  }
+
+  /// `GET /v1/snapshot[?knownVersion=N&waitSeconds=S]`. Without `knownVersion`: the document now.
+  /// With it: the document as soon as the version differs from N, or 304 Not Modified (no body)
+  /// when S seconds pass without a change (S from 0 to 60, default 0).
+  static func snapshot(_ request: Request, tenant: String, store: ControlPlaneStore) async throws -> Response {
+    let parameters = request.uri.queryParameters
+    var knownVersion: Int64?
+    if let text = parameters.get("knownVersion") {
+      guard let value = Int64(text), value >= 0 else {
+        throw ControlPlaneError.validation(field: "knownVersion", "must be a non-negative integer")
+      }
+      knownVersion = value
+    }
+    var waitSeconds = 0
+    if let text = parameters.get("waitSeconds") {
+      guard let value = Int(text), (0...maximumWaitSeconds).contains(value) else {
+        throw ControlPlaneError.validation(field: "waitSeconds", "must be an integer from 0 to \(maximumWaitSeconds)")
+      }
+      waitSeconds = value
+    }
+    if let knownVersion {
+      var current = try await store.policyVersion(tenant: tenant)
+      if current == knownVersion, waitSeconds > 0 {
+        let result = await store.versionWatch.waitForChange(
+          tenant: tenant, after: knownVersion, timeout: .seconds(waitSeconds))
+        if result == .tooManyWaiters {
+          var response = try ControlPlaneError(
+            status: .serviceUnavailable, code: "too_many_waiters",
+            message: "too many long-polls are waiting; retry shortly"
+          ).makeResponse()
+          response.headers[.retryAfter] = "1"
+          return response
+        }
+        current = try await store.policyVersion(tenant: tenant)
+      }
+      if current == knownVersion {
+        var headers = HTTPFields()
+        headers[policyVersionHeader] = String(current)
+        return Response(status: .notModified, headers: headers)
+      }
+    }
+    let snapshot = try await store.snapshot(tenant: tenant)
+    var response = try JSONResponse.make(snapshot.document)
+    response.headers[policyVersionHeader] = snapshot.version
+    return response
+  }
+
+  static func authenticate(_ request: Request, store: ControlPlaneStore) async throws -> APIPrincipal {
+    guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+      let principal = try await store.authenticate(key: String(header.dropFirst("Bearer ".count)))
+    else { throw ControlPlaneError.unauthenticated }
+    return principal
+  }
+
+  static func policySection(_ context: BasicRequestContext) throws -> PolicySection {
+    let name = try context.parameters.require("section")
+    guard let section = PolicySection(rawValue: name) else {
+      throw ControlPlaneError.notFound(
+        "policy section \(name.policyErrorExcerptForAPI) (use settings, dlp, threatIntel or aibom)")
+    }
+    return section
+  }
+
+  static func written(_ status: HTTPResponse.Status, _ value: some Encodable, version: Int64) throws -> Response {
+    var response = try JSONResponse.make(status: status, value)
+    response.headers[policyVersionHeader] = String(version)
+    return response
+  }
+
+  static func rawJSON(_ status: HTTPResponse.Status, _ bytes: [UInt8], version: Int64?) -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json"
+    if let version { headers[policyVersionHeader] = String(version) }
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+  }
+
+  static func noContent(version: Int64) -> Response {
+    var headers = HTTPFields()
+    headers[policyVersionHeader] = String(version)
+    return Response(status: .noContent, headers: headers)
+  }
+}
+
+extension String {
+  /// At most 64 characters of a client-supplied name, for messages.
+  var policyErrorExcerptForAPI: String { utf8.count <= 64 ? self : String(prefix(64)) + "…" }
+}

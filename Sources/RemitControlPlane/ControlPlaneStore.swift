@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import RemitEngine
+import SQLKit
+
+/// The tenant's policy in SQL: tenants, API keys, agents, missions, policy sections and the policy
+/// version. Every write runs in one transaction that rebuilds the tenant's whole document, checks it
+/// with `PolicySnapshot` and increments the version, so a stored state is always a valid policy.
+public final class ControlPlaneStore: Sendable {
+  /// The schema this code writes. Migrations run on `open`.
+  public static let schemaVersion = 1
+  public static let defaultTenant = "default"
+
+  let database: any ControlPlaneDatabase
+  /// Woken after each commit that changes a tenant's policy version.
+  public let versionWatch: PolicyVersionWatch
+
+  public init(database: any ControlPlaneDatabase, versionWatch: PolicyVersionWatch = PolicyVersionWatch()) {
+    self.database = database
+    self.versionWatch = versionWatch
+  }
+
+  /// Creates the tables when missing and records the schema version.
+  public func migrate() async throws {
+    try await database.transaction { db in
+      for statement in Self.schema { try await db.raw(SQLQueryString(statement)).run() }
+      let rows = try await db.raw("SELECT version FROM schema_version").all()
+      if rows.isEmpty {
+        try await db.raw("INSERT INTO schema_version (version) VALUES (\(bind: Self.schemaVersion))").run()
+      } else if let stored = try rows.first?.decode(column: "version", as: Int.self), stored > Self.schemaVersion {
+        throw ControlPlaneError(
+          status: .internalServerError, code: "schema_too_new",
+          message: "the database has schema version \(stored); this remit knows \(Self.schemaVersion). Upgrade remit."
+        )
+      }
+    }
+  }
+
+  static let schema: [String] = [
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS tenants (id VARCHAR(128) PRIMARY KEY, created_at BIGINT NOT NULL)",
+    """
+    CREATE TABLE IF NOT EXISTS api_keys (id VARCHAR(64) PRIMARY KEY, tenant VARCHAR(128) NOT NULL REFERENCES tenants(id),
+    role VARCHAR(16) NOT NULL, key_hash VARCHAR(64) NOT NULL UNIQUE, created_at BIGINT NOT NULL)
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS agents (tenant VARCHAR(128) NOT NULL REFERENCES tenants(id), id VARCHAR(128) NOT NULL,
+    description TEXT, namespace VARCHAR(63), service_account VARCHAR(253), mission VARCHAR(128), mode VARCHAR(16),
+    PRIMARY KEY (tenant, id))
+    """,
+    "CREATE UNIQUE INDEX IF NOT EXISTS agents_mesh_identity ON agents (tenant, namespace, service_account)",
+    """
+    CREATE TABLE IF NOT EXISTS missions (tenant VARCHAR(128) NOT NULL REFERENCES tenants(id), id VARCHAR(128) NOT NULL,
+    document TEXT NOT NULL, PRIMARY KEY (tenant, id))
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS policy_sections (tenant VARCHAR(128) NOT NULL REFERENCES tenants(id),
+    name VARCHAR(32) NOT NULL, document TEXT NOT NULL, PRIMARY KEY (tenant, name))
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS policy_versions (tenant VARCHAR(128) PRIMARY KEY REFERENCES tenants(id),
+    version BIGINT NOT NULL)
+    """,
+  ]
+
+  static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+}
+
+// MARK: - Tenants and keys
+
+/// Who a request is: the tenant and role of its API key.
+public struct APIPrincipal: Sendable, Equatable {
+  public var tenant: String
+  public var role: APIKeyRole
+  public var keyID: String
+}
+
+/// An API key as listed: never the key itself.
+public struct APIKeyRecord: Codable, Sendable, Equatable {
+  public var id: String
+  public var role: APIKeyRole
+  public var created: Int64
+}
+
+/// A newly issued key: the only time its value is shown.
+public struct IssuedAPIKey: Codable, Sendable, Equatable {
+  public var id: String
+  public var role: APIKeyRole
+  public var key: String
+}
+
+extension ControlPlaneStore {
+  public func tenantCount() async throws -> Int {
+    try await database.read { db in
+      try await db.raw("SELECT COUNT(*) AS count FROM tenants").first()?.decode(column: "count", as: Int.self) ?? 0
+    }
+  }
+
+  /// Creates a tenant with policy version 1 and an admin key, which is returned once. `adminKey`
+  /// lets an operator choose the key (REMIT_BOOTSTRAP_ADMIN_KEY).
+  public func createTenant(_ tenant: String, adminKey: String? = nil) async throws -> IssuedAPIKey {
+    if let problem = PolicyRules.identifierProblem(tenant) {
+      throw ControlPlaneError.validation(field: "tenant", problem)
+    }
+    let key = adminKey ?? APIKey.generate()
+    guard APIKey.isWellFormed(key), key.utf8.count >= APIKey.prefix.utf8.count + 32 else {
+      throw ControlPlaneError.validation(
+        field: "key", "must start with \(APIKey.prefix) and have at least 32 characters after it (at most 256 in all)")
+    }
+    let issued = IssuedAPIKey(id: Self.newKeyID(), role: .admin, key: key)
+    let now = Self.now()
+    try await database.transaction { db in
+      if try await db.raw("SELECT id FROM tenants WHERE id = \(bind: tenant)").first() != nil {
+        throw ControlPlaneError(status: .conflict, code: "tenant_exists", message: "tenant \(tenant) already exists")
+      }
+      try await db.raw("INSERT INTO tenants (id, created_at) VALUES (\(bind: tenant), \(bind: now))").run()
+      try await db.raw("INSERT INTO policy_versions (tenant, version) VALUES (\(bind: tenant), 1)").run()
+      try await Self.insertKey(issued, tenant: tenant, db: db)
+    }
+    return issued
+  }
+
+  /// Issues a key in the tenant; its value is returned once and only its hash is kept.
+  public func issueKey(tenant: String, role: APIKeyRole) async throws -> IssuedAPIKey {
+    let issued = IssuedAPIKey(id: Self.newKeyID(), role: role, key: APIKey.generate())
+    try await database.transaction { db in try await Self.insertKey(issued, tenant: tenant, db: db) }
+    return issued
+  }
+
+  public func listKeys(tenant: String) async throws -> [APIKeyRecord] {
+    try await database.read { db in
+      try await db.raw("SELECT id, role, created_at FROM api_keys WHERE tenant = \(bind: tenant) ORDER BY id").all()
+        .map { row in
+          APIKeyRecord(
+            id: try row.decode(column: "id", as: String.self),
+            role: APIKeyRole(rawValue: try row.decode(column: "role", as: String.self)) ?? .reader,
+            created: try row.decode(column: "created_at", as: Int64.self)
+          )
+        }
+    }
+  }
+
+  /// The principal for a key value, or nil when no key has that hash.
+  public func authenticate(key: String) async throws -> APIPrincipal? {
+    guard APIKey.isWellFormed(key) else { return nil }
+    let hash = APIKey.hash(key)
+    return try await database.read { db in
+      guard let row = try await db.raw("SELECT id, tenant, role FROM api_keys WHERE key_hash = \(bind: hash)").first(),
+        let role = APIKeyRole(rawValue: try row.decode(column: "role", as: String.self))
+      else { return nil }
+      return APIPrincipal(
+        tenant: try row.decode(column: "tenant", as: String.self),
+        role: role,
+        keyID: try row.decode(column: "id", as: String.self)
+      )
+    }
+  }
+
+  /// The stored hashes of a tenant's keys (tests check that no key value is stored).
+  public func storedKeyHashes(tenant: String) async throws -> [String] {
+    try await database.read { db in
+      try await db.raw("SELECT key_hash FROM api_keys WHERE tenant = \(bind: tenant)").all()
+        .map { try $0.decode(column: "key_hash", as: String.self) }
+    }
+  }
+
+  static func insertKey(_ issued: IssuedAPIKey, tenant: String, db: any SQLDatabase) async throws {
+    try await db.raw(
+      """
+      INSERT INTO api_keys (id, tenant, role, key_hash, created_at)
+      VALUES (\(bind: issued.id), \(bind: tenant), \(bind: issued.role.rawValue), \(bind: APIKey.hash(issued.key)), \(bind: now()))
+      """
+    ).run()
+  }
+
+  static func newKeyID() -> String {
+    "key_" + String(APIKey.generate().dropFirst(APIKey.prefix.count).prefix(12))
+  }
+}

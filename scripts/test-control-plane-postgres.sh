@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the control plane's store and API suite against a real PostgreSQL as well as SQLite.
+# Starts a private cluster (Debian `postgresql`) on a loopback port in a temporary directory,
+# points REMIT_TEST_POSTGRES_URL at it, runs the tests, and removes the cluster.
+# Usage: scripts/test-control-plane-postgres.sh [extra swift test arguments]
+set -euo pipefail
+
+PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
+if [[ ! -x "$PG_BIN/initdb" ]]; then
+  echo "PostgreSQL server binaries not found; install Debian's postgresql package or set PG_BIN" >&2
+  exit 2
+fi
+PORT="${REMIT_TEST_POSTGRES_PORT:-55432}"
+DIR="$(mktemp -d /tmp/remit-pg.XXXXXX)"
+# initdb refuses to run as root; run the cluster as the postgres user then.
+RUN=()
+if [[ "$(id -u)" == "0" ]]; then
+  chown postgres "$DIR"
+  RUN=(runuser -u postgres --)
+fi
+cleanup() {
+  "${RUN[@]}" "$PG_BIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+"${RUN[@]}" "$PG_BIN/initdb" -D "$DIR/data" -U remit --auth=trust --no-sync >/dev/null
+"${RUN[@]}" "$PG_BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
+  -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off" start >/dev/null
+
+export REMIT_TEST_POSTGRES_URL="postgres://remit@127.0.0.1:$PORT/postgres?sslmode=disable"
+cd "$(dirname "$0")/.."
+swift test --filter RemitControlPlaneTests "$@"
