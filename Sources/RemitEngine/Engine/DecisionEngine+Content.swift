@@ -37,8 +37,10 @@ extension DecisionEngine {
         run.decision.tool = payload.paramString(first, "name")
       }
     }
-    let toolNames = payload.map(Self.toolNames) ?? []
-    let argumentRanges = Self.argumentRanges(tape: run.tape, payload: payload)
+    // Only threat intel and the injection heuristics read tool names and argument strings.
+    let readsArguments = content.threats != nil || content.injection != nil
+    let toolNames = readsArguments ? payload.map(Self.toolNames) ?? [] : []
+    let argumentRanges = readsArguments ? Self.argumentRanges(tape: run.tape, payload: payload) : []
 
     // 6. Threat intel on the tool, the host and URL or hash arguments.
     if let threats = content.threats {
@@ -209,17 +211,6 @@ extension DecisionEngine {
       return .hash
     }
     return nil
-  }
-
-  static func hostWithoutPort(_ authority: String) -> String {
-    var host = authority.lowercased()
-    if host.hasPrefix("[") {
-      if let close = host.firstIndex(of: "]") { host = String(host[host.index(after: host.startIndex)..<close]) }
-    } else if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon {
-      host = String(host[..<colon])
-    }
-    if host.hasSuffix(".") { host.removeLast() }
-    return host
   }
 
   private func injectionSignal(

@@ -369,7 +369,12 @@ public struct DecisionEngine: Sendable {
     var host = request.http?.host ?? ""
     if host.isEmpty { host = request.tlsServerName }
     if host.isEmpty { host = request.destinationService }
-    host = host.lowercased()
+    return hostWithoutPort(host)
+  }
+
+  /// An authority lowercased, without port, brackets or trailing dot.
+  static func hostWithoutPort(_ authority: String) -> String {
+    var host = authority.lowercased()
     if host.hasPrefix("[") {
       if let close = host.firstIndex(of: "]") { host = String(host[host.index(after: host.startIndex)..<close]) }
     } else if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon {
