@@ -44,17 +44,7 @@ public final class SQLiteControlPlaneDatabase: ControlPlaneDatabase {
     _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
   ) async throws -> Result {
     let database = database
-    return try await gate.withExclusiveAccess {
-      try await database.raw("BEGIN").run()
-      do {
-        let result = try await body(database)
-        try await database.raw("COMMIT").run()
-        return result
-      } catch {
-        try? await database.raw("ROLLBACK").run()
-        throw error
-      }
-    }
+    return try await gate.withExclusiveAccess { try await database.inTransaction(body) }
   }
 
   public func read<Result: Sendable>(
@@ -99,6 +89,25 @@ actor AsyncGate {
     } else {
       // Ownership passes straight to the next waiter; isHeld stays true.
       waiters.removeFirst().resume()
+    }
+  }
+}
+
+extension SQLDatabase {
+  /// Runs `body` between `begin` and COMMIT, rolling back when it throws. SQLKit has sessions but
+  /// no transaction helper; both engines use this one.
+  func inTransaction<Result: Sendable>(
+    begin: String = "BEGIN",
+    _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+  ) async throws -> Result {
+    try await raw(SQLQueryString(begin)).run()
+    do {
+      let result = try await body(self)
+      try await raw("COMMIT").run()
+      return result
+    } catch {
+      try? await raw("ROLLBACK").run()
+      throw error
     }
   }
 }

@@ -25,17 +25,7 @@ public final class PostgresControlPlaneDatabase: ControlPlaneDatabase, @unchecke
   public func transaction<Result: Sendable>(
     _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
   ) async throws -> Result {
-    try await database.withSession { session in
-      try await session.raw("BEGIN").run()
-      do {
-        let result = try await body(session)
-        try await session.raw("COMMIT").run()
-        return result
-      } catch {
-        try? await session.raw("ROLLBACK").run()
-        throw error
-      }
-    }
+    try await database.withSession { session in try await session.inTransaction(body) }
   }
 
   /// A read-only REPEATABLE READ transaction: the several queries that assemble a document all
@@ -44,15 +34,7 @@ public final class PostgresControlPlaneDatabase: ControlPlaneDatabase, @unchecke
     _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
   ) async throws -> Result {
     try await database.withSession { session in
-      try await session.raw("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").run()
-      do {
-        let result = try await body(session)
-        try await session.raw("COMMIT").run()
-        return result
-      } catch {
-        try? await session.raw("ROLLBACK").run()
-        throw error
-      }
+      try await session.inTransaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
     }
   }
 
