@@ -32,6 +32,10 @@ struct ScanCommand: AsyncParsableCommand {
   @Flag(help: "The whole input is one text.")
   var whole = false
 
+  func validate() throws {
+    if lines && whole { throw ValidationError("--lines and --whole cannot be used together") }
+  }
+
   func run() async throws {
     var scanner: DLPScanner? = DLPScanner(builtins: Set(DLPDetector.allCases), custom: [])
     var injection = true

@@ -5,26 +5,10 @@ import Testing
 @testable import RemitCLI
 
 @Suite struct CLITests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
+  static let repository = CLIHarness.repository
   static let examplePolicy = repository.appendingPathComponent("examples/policy.yaml").path
 
-  /// Runs a command line and returns its exit code.
-  func exitCode(_ arguments: [String]) async -> Int32 {
-    do {
-      var command = try Remit.parseAsRoot(arguments)
-      if var asyncCommand = command as? any AsyncParsableCommand {
-        try await asyncCommand.run()
-      } else {
-        try command.run()
-      }
-      return 0
-    } catch let exit as ExitCode {
-      return exit.rawValue
-    } catch {
-      return Remit.exitCode(for: error).rawValue
-    }
-  }
+  func exitCode(_ arguments: [String]) async -> Int32 { await CLIHarness.exitCode(arguments) }
 
   @Test func theExamplePolicyValidates() async {
     #expect(await exitCode(["policy", "validate", Self.examplePolicy]) == 0)
@@ -59,6 +43,20 @@ import Testing
       atPath: Self.repository.appendingPathComponent("examples/requests").path)
     let names = Set(files.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) })
     #expect(names == Set(Self.expectations.keys))
+  }
+
+  @Test func scanReadsJSONLinesAndRefusesBadInput() async throws {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("scan-\(UUID().uuidString).jsonl")
+    defer { try? FileManager.default.removeItem(at: file) }
+    try Data(#"{"text":"card 4111 1111 1111 1111"}"#.utf8 + [0x0A] + #""plain string""#.utf8).write(to: file)
+    #expect(await exitCode(["scan", "--input", file.path]) == 0)
+    #expect(await exitCode(["scan", "--input", file.path, "--policy", Self.examplePolicy]) == 0)
+    try Data("{not json\n".utf8).write(to: file)
+    #expect(await exitCode(["scan", "--input", file.path]) == 2)
+    #expect(await exitCode(["scan", "--input", file.path, "--lines"]) == 0)
+    #expect(
+      await exitCode(["scan", "--input", file.path, "--lines", "--whole"]) == ExitCode.validationFailure.rawValue)
+    #expect(await exitCode(["scan", "--input", "/nonexistent"]) == 2)
   }
 
   @Test func badRequestFilesExitTwo() async throws {

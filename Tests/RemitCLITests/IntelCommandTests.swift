@@ -6,26 +6,10 @@ import Testing
 @testable import RemitCLI
 
 @Suite struct IntelCommandTests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
+  static let repository = CLIHarness.repository
   static let examples = repository.appendingPathComponent("examples")
 
-  /// Runs a command line and returns its exit code.
-  func exitCode(_ arguments: [String]) async -> Int32 {
-    do {
-      var command = try Remit.parseAsRoot(arguments)
-      if var asyncCommand = command as? any AsyncParsableCommand {
-        try await asyncCommand.run()
-      } else {
-        try command.run()
-      }
-      return 0
-    } catch let exit as ExitCode {
-      return exit.rawValue
-    } catch {
-      return Remit.exitCode(for: error).rawValue
-    }
-  }
+  func exitCode(_ arguments: [String]) async -> Int32 { await CLIHarness.exitCode(arguments) }
 
   /// A scratch directory with a copy of the example policy and the example feeds.
   struct Scratch {
