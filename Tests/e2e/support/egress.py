@@ -36,6 +36,7 @@ from typing import Optional
 from .envoy import (
     REMIT_AUTHORITY,
     _admin,
+    authz_cluster,
     _file_access_log,
     _listener_address,
     _tls_certs,
@@ -209,26 +210,6 @@ def tls_line(port: int, server_name: str, ca_path: Path, line: bytes = b"hello\n
 # --------------------------------------------------------------------------------------------
 # Envoy configs
 # --------------------------------------------------------------------------------------------
-def _authz_cluster(authz_port: int) -> dict:
-    """The extension provider's cluster: plaintext HTTP/2 to the authorizer on loopback."""
-    name = "outbound|9191||" + REMIT_AUTHORITY
-    return {
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "typed_extension_protocol_options": {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                "explicit_http_config": {"http2_protocol_options": {}},
-            }
-        },
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": authz_port}}}}]}],
-        },
-    }
-
-
 def _static_cluster(name: str, port: int, transport_socket: Optional[dict] = None) -> dict:
     cluster = {
         "name": name,
@@ -401,7 +382,7 @@ def egress_gateway_config(
             ],
         }
     )
-    clusters = [_authz_cluster(authz_port), _static_cluster("outbound|443||external-tls", tls_external_port)]
+    clusters = [authz_cluster(authz_port), _static_cluster("outbound|443||external-tls", tls_external_port)]
     clusters += [_static_cluster(f"outbound|80||{host}", http_external_port) for host in routed_hosts]
     return {
         "node": {"id": "router~127.0.0.1~istio-egressgateway.istio-system~istio-system.svc.cluster.local", "cluster": "istio-egressgateway.istio-system"},

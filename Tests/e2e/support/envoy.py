@@ -137,6 +137,26 @@ def _inbound_hcm(stat_prefix: str, normalize: bool, access_log: Path, authz_time
     return hcm
 
 
+def authz_cluster(authz_port: int) -> dict:
+    """The extension provider's cluster: plaintext HTTP/2 to the authorizer on loopback."""
+    name = "outbound|9191||" + REMIT_AUTHORITY
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": authz_port}}}}]}],
+        },
+    }
+
+
 def server_sidecar_config(
     server_cert: WorkloadCert,
     authz_port: int,
@@ -186,22 +206,7 @@ def server_sidecar_config(
                 "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": upstream_port}}}}]}],
             },
         },
-        {
-            # The extension provider's cluster: plaintext HTTP/2 to Remit on loopback.
-            "name": "outbound|9191||" + REMIT_AUTHORITY,
-            "type": "STATIC",
-            "connect_timeout": "1s",
-            "typed_extension_protocol_options": {
-                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                    "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                    "explicit_http_config": {"http2_protocol_options": {}},
-                }
-            },
-            "load_assignment": {
-                "cluster_name": "outbound|9191||" + REMIT_AUTHORITY,
-                "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": authz_port}}}}]}],
-            },
-        },
+        authz_cluster(authz_port),
     ]
     return {
         "node": {"id": "sidecar~127.0.0.1~inventory.tools~tools.svc.cluster.local", "cluster": "inventory.tools"},
