@@ -91,11 +91,14 @@ import Testing
       #expect(try await clients.authorization.check(Self.call("get_stock")).status.code == 0)
 
       // Remove get_stock from the mission: the next decisions change.
-      try Data(Self.policy.replacingOccurrences(of: "get_stock, ", with: "").utf8).write(to: file)
+      try Data(Self.policy.replacingOccurrences(of: "get_stock, ", with: "").utf8).write(to: file, options: .atomic)
       try await waitUntil { try await clients.authorization.check(Self.call("get_stock")).status.code == 7 }
 
       // A broken edit is rejected; the last good policy stays in force.
-      try Data("apiVersion: remit/v1\nkind: Policy\nagents: [{id: x, colour: red}]\n".utf8).write(to: file)
+      // Written atomically, as ConfigMap swaps and editors do: a half-written file is a different
+      // (also rejected) document, and this test asserts the rejection of this one.
+      try Data("apiVersion: remit/v1\nkind: Policy\nagents: [{id: x, colour: red}]\n".utf8).write(
+        to: file, options: .atomic)
       try await waitUntil { logs.all.contains { $0.contains("policy file rejected") } }
       #expect(try await clients.authorization.check(Self.call("reserve")).status.code == 0)
       #expect(try await clients.authorization.check(Self.call("get_stock")).status.code == 7)
