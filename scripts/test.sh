@@ -3,7 +3,9 @@
 #   1. installs what the tests need (Python venv with Envoy 1.40, xds-protos, grpcio; see
 #      scripts/e2e-env.sh),
 #   2. builds the package and runs the Swift test suites (swift-testing),
-#   3. runs the end-to-end suite through real Envoy sidecars against the `remit` binary.
+#   3. runs the control plane's store and API suite again against a private PostgreSQL server
+#      (Debian's postgresql, installed if missing; scripts/test-control-plane-postgres.sh),
+#   4. runs the end-to-end suite through real Envoy sidecars against the `remit` binary.
 # Exit code is non-zero if anything failed. Set REMIT_SKIP_E2E=1 to run only the Swift suites
 # while developing (CI never sets it).
 set -euo pipefail
@@ -12,13 +14,13 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
 step() { printf '\n==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 failures=()
 
 step "environment"
 # Build dependency: the system zlib (gzip/deflate bodies are decoded with it).
 if [ ! -f /usr/include/zlib.h ]; then
   echo "test: installing zlib1g-dev"
-  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get update -q
   as_root apt-get install -y -q zlib1g-dev
@@ -39,6 +41,23 @@ set -e
 # swift-testing's closing line: "Test run with N tests in M suites passed|failed ... (with K issues)".
 swift_total=$(grep -oE 'Test run with [0-9]+ test' /tmp/remit-swift-test.log | tail -1 | grep -oE '[0-9]+' || echo 0)
 swift_failed=$(grep -cE '^✘ Test .*(failed|recorded)' /tmp/remit-swift-test.log || true)
+
+step "control plane on PostgreSQL (a private server on loopback)"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "test: installing postgresql"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -q
+  as_root apt-get install -y -q postgresql
+fi
+set +e
+bash scripts/test-control-plane-postgres.sh --skip-build 2>&1 | tee /tmp/remit-postgres-test.log
+postgres_status=${PIPESTATUS[0]}
+set -e
+[ "$postgres_status" -eq 0 ] || failures+=("control plane on PostgreSQL")
+postgres_total=$(grep -oE 'Test run with [0-9]+ test' /tmp/remit-postgres-test.log | tail -1 | grep -oE '[0-9]+' || echo 0)
+postgres_failed=$(grep -cE '^✘ Test .*(failed|recorded)' /tmp/remit-postgres-test.log || true)
+swift_total=$(( swift_total + postgres_total ))
+swift_failed=$(( swift_failed + postgres_failed ))
 
 if [ "${REMIT_SKIP_E2E:-0}" != 1 ]; then
   step "end-to-end through real Envoy"
