@@ -17,43 +17,97 @@ let benchmarks: @Sendable () -> Void = {
   let scanner = DLPScanner(builtins: Set(DLPDetector.allCases), custom: [])
   let injection = InjectionDetector()
 
-  for size in [1 << 10, 16 << 10, 64 << 10] {
-    for dirty in [false, true] {
-      let body = SampleBodies.toolCall(bytes: size, dirty: dirty)
-      let label = "\(size >> 10) KiB \(dirty ? "dirty" : "clean")"
-      Benchmark("DLP scan \(label)") { benchmark in
-        var matches: [DLPMatch] = []
-        matches.reserveCapacity(64)
-        body.withUnsafeBufferPointer { buffer in
-          for _ in benchmark.scaledIterations {
-            matches.removeAll(keepingCapacity: true)
-            scanner.scan(buffer, into: &matches, limit: 64)
-            blackHole(matches.count)
-          }
-        }
-      }
-      if !dirty {
-        // The floor, side by side in the same run: one pass that touches every byte (a sum the
-        // optimizer cannot drop), what any scanner of this body costs at least.
-        Benchmark("Baseline byte sum \(label)") { benchmark in
+  for shape in SampleBodies.Shape.allCases {
+    for size in [1 << 10, 16 << 10, 64 << 10] {
+      for dirty in [false, true] {
+        let body = SampleBodies.toolCall(shape, bytes: size, dirty: dirty)
+        let label = "\(shape.rawValue) \(size >> 10) KiB \(dirty ? "dirty" : "clean")"
+        Benchmark("DLP scan \(label)") { benchmark in
+          var matches: [DLPMatch] = []
+          matches.reserveCapacity(64)
           body.withUnsafeBufferPointer { buffer in
             for _ in benchmark.scaledIterations {
-              var sum: UInt64 = 0
-              for byte in buffer { sum &+= UInt64(byte) }
-              blackHole(sum)
+              matches.removeAll(keepingCapacity: true)
+              scanner.scan(buffer, into: &matches, limit: 64)
+              blackHole(matches.count)
             }
           }
         }
-        Benchmark("Injection inspect \(label)") { benchmark in
-          body.withUnsafeBufferPointer { buffer in
-            for _ in benchmark.scaledIterations {
-              blackHole(injection.inspect(buffer))
+        if !dirty {
+          // The floor, side by side in the same run: one pass that touches every byte (a sum the
+          // optimizer cannot drop), what any scanner of this body costs at least.
+          Benchmark("Baseline byte sum \(label)") { benchmark in
+            body.withUnsafeBufferPointer { buffer in
+              for _ in benchmark.scaledIterations {
+                var sum: UInt64 = 0
+                for byte in buffer { sum &+= UInt64(byte) }
+                blackHole(sum)
+              }
+            }
+          }
+          Benchmark("Injection inspect \(label)") { benchmark in
+            body.withUnsafeBufferPointer { buffer in
+              for _ in benchmark.scaledIterations {
+                blackHole(injection.inspect(buffer))
+              }
             }
           }
         }
       }
     }
   }
+
+  // Threat-intel lookups against 10,000 indicators (SPEC section 13's engine benchmark size),
+  // beside an exact-set lookup of the same strings as the floor.
+  let indicators = SampleIndicators.make(count: 10_000)
+  let index = ThreatIndex(indicators)
+  let exactTools = Set(indicators.filter { $0.type == .tool }.map(\.value))
+  let lookups: [(String, @Sendable () -> Bool)] = [
+    ("tool hit (glob)", { index.matchTool("exfiltrate_records") != nil }),
+    ("tool miss", { index.matchTool("get_stock") != nil }),
+    ("host hit (subdomain)", { index.matchHost("cdn.bad-4711.example") != nil }),
+    ("host miss", { index.matchHost("api.payments.example.com") != nil }),
+    ("ipv4 hit (cidr)", { index.matchHost("198.51.100.77") != nil }),
+    ("url miss", { index.matchURL("https://api.payments.example.com/v1/charges/ch_123") != nil }),
+    ("hash miss", { index.matchHash("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08") != nil }),
+    ("baseline Set<String> contains", { exactTools.contains("get_stock") }),
+  ]
+  for (name, lookup) in lookups {
+    Benchmark("Threat intel 10k \(name)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+      for _ in benchmark.scaledIterations { blackHole(lookup()) }
+    }
+  }
+}
+
+/// 10,000 deterministic indicators of every type: exact and glob tools, domains, IPv4 and IPv6
+/// addresses, CIDRs, URLs and SHA-256 hashes.
+enum SampleIndicators {
+  static func make(count: Int) -> [PolicyDocument.Indicator] {
+    var indicators: [PolicyDocument.Indicator] = [.init(type: .tool, value: "exfiltrate_*")]
+    var n = 0
+    while indicators.count < count {
+      switch n % 7 {
+      case 0: indicators.append(.init(type: .tool, value: "tool_\(n)"))
+      case 1: indicators.append(.init(type: .tool, value: "prefix\(n)_*"))
+      case 2: indicators.append(.init(type: .domain, value: "bad-\(n).example"))
+      case 3: indicators.append(.init(type: .ip, value: "203.0.\(n % 256 == 0 ? 113 : 113).\(n % 250 + 1)"))
+      case 4: indicators.append(.init(type: .cidr, value: "198.51.\(n % 200).0/24"))
+      case 5: indicators.append(.init(type: .url, value: "https://files-\(n).example/payload"))
+      default:
+        var generator = SplitMix64(seed: UInt64(n))
+        let hex = (0..<4).map { _ in String(generator.next(), radix: 16).leftPadded(to: 16) }.joined()
+        indicators.append(.init(type: .hash, value: hex))
+      }
+      n += 1
+    }
+    // The ones the lookups hit.
+    indicators.append(.init(type: .domain, value: "bad-4711.example"))
+    return indicators
+  }
+}
+
+extension String {
+  func leftPadded(to length: Int) -> String { String(repeating: "0", count: max(0, length - count)) + self }
 }
 
 /// Deterministic JSON-RPC tool-call bodies: words, ids, numbers, dates and nested objects, the
@@ -64,6 +118,45 @@ enum SampleBodies {
     "inventory", "reserve", "customer", "shipping", "the", "order", "item", "warehouse", "quantity", "status",
     "pending", "delivered", "Berlin", "Lisbon", "notes", "please", "call", "back", "tomorrow", "priority",
   ]
+
+  /// `ids`: items with SKUs, quantities, warehouse ids, timestamps and prices (a digit or key
+  /// start every ~23 bytes). `prose`: messages and notes, as an e-mail or chat tool sends.
+  enum Shape: String, CaseIterable {
+    case ids
+    case prose
+  }
+
+  static let sentences = [
+    "Hi team, the quarterly report is attached and the numbers for the northern region look good.",
+    "Please review the draft before the meeting on Thursday and send your comments to the group.",
+    "The new dashboard shows revenue up a little while costs stayed flat across every store.",
+    "Thanks for the quick turnaround on the inventory reconciliation, it saved us a lot of time.",
+    "Let me know if anything looks off and we will fix it before the customers see the update.",
+  ]
+
+  static func toolCall(_ shape: Shape, bytes: Int, dirty: Bool) -> [UInt8] {
+    shape == .ids ? toolCall(bytes: bytes, dirty: dirty) : message(bytes: bytes, dirty: dirty)
+  }
+
+  static func message(bytes: Int, dirty: Bool) -> [UInt8] {
+    var generator = SplitMix64(seed: 7)
+    var text =
+      #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"send_message","arguments":{"to":"team","body":""#
+    var index = 0
+    while text.utf8.count < bytes - 120 {
+      text += sentences[Int(generator.next() % UInt64(sentences.count))] + " "
+      if dirty && index % 40 == 39 {
+        text += "card 4111 1111 1111 1111 key AKIAQYLPMN5HHHFPZAM2 mail jane.doe@example.com "
+      }
+      index += 1
+    }
+    text += #""}}}"#
+    var body = Array(text.utf8)
+    if body.count < bytes {
+      body.insert(contentsOf: [UInt8](repeating: 0x20, count: bytes - body.count), at: body.count - 3)
+    }
+    return body
+  }
 
   static func toolCall(bytes: Int, dirty: Bool) -> [UInt8] {
     var generator = SplitMix64(seed: 42)
@@ -86,7 +179,9 @@ enum SampleBodies {
     text += "]}}}"
     var body = Array(text.utf8)
     // Pad with spaces inside the final object to the exact size.
-    if body.count < bytes { body.insert(contentsOf: [UInt8](repeating: 0x20, count: bytes - body.count), at: body.count - 3) }
+    if body.count < bytes {
+      body.insert(contentsOf: [UInt8](repeating: 0x20, count: bytes - body.count), at: body.count - 3)
+    }
     return body
   }
 }
