@@ -14,27 +14,53 @@ public struct Authorizer: Sendable {
   public let logger: Logger
   let decisionLog: DecisionLog
   let grpcReady = ReadinessFlag()
+  /// Decision events on their way to the control plane; nil on a policy file.
+  public let auditQueue: AuditQueue?
+  /// Sync state with the control plane (unused on a policy file).
+  public let syncStatus = SyncStatus()
 
   public init(configuration: AuthorizerConfiguration, logger: Logger, decisionLogger: Logger? = nil) throws {
     try configuration.validate()
     self.configuration = configuration
     self.store = SnapshotStore()
     self.logger = logger
-    self.decisionLog = DecisionLog(logger: decisionLogger ?? logger)
+    if case .controlPlane(let connection) = configuration.policySource {
+      auditQueue = AuditQueue(capacity: connection.audit.memoryCapacity)
+    } else {
+      auditQueue = nil
+    }
+    self.decisionLog = DecisionLog(logger: decisionLogger ?? logger, audit: auditQueue)
   }
 
   /// Loads the policy (an invalid file at start is fatal), then serves until shutdown.
   /// `onListening` receives the bound gRPC port (useful with port 0).
   public func run(onListening: @Sendable @escaping (Int) -> Void = { _ in }) async throws {
-    let (snapshot, loadedBytes) = try PolicyFileSource.load(path: configuration.policyFile)
-    store.replace(with: snapshot)
-    logger.info(
-      "policy loaded",
-      metadata: [
-        "path": "\(configuration.policyFile)", "policy_version": "\(snapshot.version)",
-        "agents": "\(snapshot.agentCount)",
-      ]
-    )
+    // Services stop in reverse order: the gRPC server first (in-flight checks finish), then the
+    // audit shipper (which flushes), then the policy source.
+    var services: [any Service] = []
+    var controlPlaneClient: ControlPlaneClient?
+    switch configuration.policySource {
+    case .file(let path):
+      let (snapshot, loadedBytes) = try PolicyFileSource.load(path: path)
+      store.replace(with: snapshot)
+      logger.info(
+        "policy loaded",
+        metadata: ["path": "\(path)", "policy_version": "\(snapshot.version)", "agents": "\(snapshot.agentCount)"]
+      )
+      services.append(
+        PolicyFileSource(
+          path: path, store: store, pollInterval: configuration.policyPollInterval, logger: logger,
+          loadedBytes: loadedBytes))
+    case .controlPlane(let connection):
+      let client = ControlPlaneClient(connection: connection)
+      controlPlaneClient = client
+      let source = ControlPlaneSource(client: client, store: store, status: syncStatus, logger: logger)
+      await source.loadInitial()
+      services.append(source)
+      if let auditQueue {
+        services.append(AuditShipper(client: client, queue: auditQueue, logger: logger))
+      }
+    }
 
     let transport = HTTP2ServerTransport.Posix(
       address: configuration.listen.socketAddress,
@@ -47,16 +73,7 @@ public struct Authorizer: Sendable {
         HealthService(store: store),
       ]
     )
-    var services: [any Service] = [
-      GRPCServerService(server: server, logger: logger),
-      PolicyFileSource(
-        path: configuration.policyFile,
-        store: store,
-        pollInterval: configuration.policyPollInterval,
-        logger: logger,
-        loadedBytes: loadedBytes
-      ),
-    ]
+    services.append(GRPCServerService(server: server, logger: logger))
     if let admin = configuration.adminListen {
       services.append(AdminServer.application(address: admin, store: store, grpcReady: grpcReady, logger: logger))
     }
@@ -79,7 +96,14 @@ public struct Authorizer: Sendable {
         logger: logger
       )
     )
-    try await group.run()
+    do {
+      try await group.run()
+    } catch {
+      await controlPlaneClient?.shutdown()
+      throw error
+    }
+    // HTTPClient must be shut down before it is released.
+    await controlPlaneClient?.shutdown()
   }
 }
 

@@ -1,7 +1,14 @@
+/// Where the authorizer's policy comes from.
+public enum PolicySource: Sendable, Equatable {
+  /// A policy file (YAML or JSON), reloaded when it changes.
+  case file(String)
+  /// The control plane's snapshot for the API key's tenant.
+  case controlPlane(ControlPlaneConnection)
+}
+
 /// Everything `remit serve` needs, with the defaults of SPEC section 12.
 public struct AuthorizerConfiguration: Sendable {
-  /// The policy file (YAML or JSON), reloaded when it changes.
-  public var policyFile: String
+  public var policySource: PolicySource
   /// gRPC listener for ext_authz and health.
   public var listen: ListenAddress
   /// HTTP listener for `/healthz` and `/readyz`; nil to disable.
@@ -18,7 +25,19 @@ public struct AuthorizerConfiguration: Sendable {
     policyPollInterval: Duration = .milliseconds(500),
     instanceID: String = "remit-authorizer"
   ) {
-    self.policyFile = policyFile
+    self.init(
+      policySource: .file(policyFile), listen: listen, adminListen: adminListen,
+      policyPollInterval: policyPollInterval, instanceID: instanceID)
+  }
+
+  public init(
+    policySource: PolicySource,
+    listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 9191),
+    adminListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 9901),
+    policyPollInterval: Duration = .milliseconds(500),
+    instanceID: String = "remit-authorizer"
+  ) {
+    self.policySource = policySource
     self.listen = listen
     self.adminListen = adminListen
     self.policyPollInterval = policyPollInterval
@@ -27,6 +46,7 @@ public struct AuthorizerConfiguration: Sendable {
 
   /// Refuses what must never run: plaintext gRPC on anything but loopback.
   public func validate() throws(ConfigurationError) {
+    if case .controlPlane(let connection) = policySource { try connection.validate() }
     guard listen.isLoopback else {
       throw ConfigurationError(
         code: "plaintext_not_loopback",

@@ -1,4 +1,5 @@
 import EnvoyAPI
+import Foundation
 import GRPCCore
 import Logging
 import RemitEngine
@@ -42,15 +43,21 @@ public struct CheckService: Envoy_Service_Auth_V3_Authorization.SimpleServicePro
 }
 
 /// The decision log line (SPEC section 9): metadata only, never a body, argument or credential.
+/// With a control plane, the same event also goes to the audit queue.
 public struct DecisionLog: Sendable {
   let logger: Logger
+  let audit: AuditQueue?
 
-  public init(logger: Logger) {
+  public init(logger: Logger, audit: AuditQueue? = nil) {
     self.logger = logger
+    self.audit = audit
   }
 
   public func record(_ decision: Decision, id: String, latency: Duration) {
     let microseconds = Int(latency.components.seconds * 1_000_000 + latency.components.attoseconds / 1_000_000_000_000)
+    if let audit {
+      audit.append(AuditEvent(decision, id: id, time: Date(), latencyMicroseconds: microseconds))
+    }
     let null = Logger.MetadataValue.stringConvertible(JSONNull())
     func text(_ value: String?) -> Logger.MetadataValue { value.map { .string($0) } ?? null }
     logger.info(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import RemitAuthorizer
 
@@ -7,14 +8,42 @@ struct ServeCommand: AsyncParsableCommand {
     commandName: "serve",
     abstract: "Run the mesh authorizer: Envoy ext_authz v3 gRPC on --listen, health on --admin-listen.",
     discussion: """
-      Every flag can also be set with an environment variable, shown in brackets. The policy file \
-      is reloaded when it changes; a change that does not validate is logged and the last good \
-      policy stays in force. Plaintext gRPC is allowed on a loopback address only.
+      The policy comes from a file (--policy) or from the control plane (--control-plane with an \
+      authorizer API key). Every flag can also be set with an environment variable, shown in \
+      brackets. The policy file is reloaded when it changes; a change that does not validate is \
+      logged and the last good policy stays in force. From a control plane, each new version is \
+      applied within a second, the last good snapshot is kept in --state-dir and used when the \
+      control plane cannot be reached at start, and decision events are sent in batches (spooled \
+      to --state-dir while the control plane is down). Plaintext gRPC is allowed on a loopback \
+      address only.
       """
   )
 
   @Option(name: .long, help: "Policy file, YAML or JSON. [REMIT_POLICY]")
   var policy: String?
+
+  @Option(
+    name: .customLong("control-plane"),
+    help: "Follow the control plane at this URL (http://HOST:PORT) instead of a policy file. [REMIT_CONTROL_PLANE]")
+  var controlPlane: String?
+
+  @Option(
+    name: .customLong("api-key"),
+    help: "API key with the authorizer role. Visible in the process list: prefer REMIT_API_KEY or --api-key-file.")
+  var apiKey: String?
+
+  @Option(name: .customLong("api-key-file"), help: "File holding the authorizer API key. [REMIT_API_KEY_FILE]")
+  var apiKeyFile: String?
+
+  @Option(
+    name: .customLong("state-dir"),
+    help: "Writable directory for the snapshot cache and the audit spool (default remit-state). [REMIT_STATE_DIR]")
+  var stateDir: String?
+
+  @Option(
+    name: .customLong("instance-id"),
+    help: "This authorizer's name in the control plane (default: the host name). [REMIT_INSTANCE_ID]")
+  var instanceID: String?
 
   @Option(name: .long, help: "gRPC listen address HOST:PORT (default 127.0.0.1:9191). [REMIT_LISTEN]")
   var listen: String?
@@ -30,14 +59,11 @@ struct ServeCommand: AsyncParsableCommand {
   var logLevel: String?
 
   func run() async throws {
-    guard let policyFile = environmentFallback(policy, "REMIT_POLICY") else {
-      throw ValidationError("--policy FILE is required (or set REMIT_POLICY)")
-    }
     let level = try parseLogLevel(environmentFallback(logLevel, "REMIT_LOG_LEVEL") ?? "info")
     let configuration: AuthorizerConfiguration
     do {
       configuration = AuthorizerConfiguration(
-        policyFile: policyFile,
+        policySource: try policySource(),
         listen: try ListenAddress(parsing: environmentFallback(listen, "REMIT_LISTEN") ?? "127.0.0.1:9191"),
         adminListen: try ListenAddress(
           parsing: environmentFallback(adminListen, "REMIT_ADMIN_LISTEN") ?? "127.0.0.1:9901")
@@ -60,6 +86,51 @@ struct ServeCommand: AsyncParsableCommand {
       throw ExitCode(1)
     }
   }
+
+  func policySource() throws -> PolicySource {
+    let file = environmentFallback(policy, "REMIT_POLICY")
+    let url = environmentFallback(controlPlane, "REMIT_CONTROL_PLANE")
+    switch (file, url) {
+    case (let file?, nil):
+      return .file(file)
+    case (nil, let url?):
+      return .controlPlane(
+        ControlPlaneConnection(
+          baseURL: url,
+          apiKey: try readAPIKey(),
+          instanceID: environmentFallback(instanceID, "REMIT_INSTANCE_ID") ?? hostName(),
+          stateDirectory: environmentFallback(stateDir, "REMIT_STATE_DIR") ?? "remit-state"
+        ))
+    case (.some, .some):
+      throw ConfigurationError(
+        code: "policy_source_conflict", message: "give either --policy or --control-plane, not both")
+    case (nil, nil):
+      throw ConfigurationError(
+        code: "policy_source_missing",
+        message: "--policy FILE or --control-plane URL is required (or REMIT_POLICY / REMIT_CONTROL_PLANE)")
+    }
+  }
+
+  func readAPIKey() throws -> String {
+    if let apiKey { return apiKey }
+    if let path = environmentFallback(apiKeyFile, "REMIT_API_KEY_FILE") {
+      guard let bytes = FileManager.default.contents(atPath: path), bytes.count <= 1024,
+        let text = String(data: bytes, encoding: .utf8)
+      else {
+        throw ConfigurationError(code: "api_key_unreadable", message: "cannot read an API key from \(path)")
+      }
+      return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    return environmentFallback(nil, "REMIT_API_KEY") ?? ""
+  }
+}
+
+/// The host name (the pod name in Kubernetes), for the default instance id.
+func hostName() -> String {
+  var buffer = [CChar](repeating: 0, count: 256)
+  guard gethostname(&buffer, buffer.count - 1) == 0 else { return "remit-authorizer" }
+  let name = String(cString: buffer)
+  return name.isEmpty ? "remit-authorizer" : name
 }
 
 func parseLogLevel(_ text: String) throws -> Logger.Level {
