@@ -51,7 +51,9 @@ public struct AuditShipper: Service {
       }
       guard flushDue || !spool.isEmpty else { continue }
       lastFlush = now
-      if await sendSpool(&spool), await sendWaiting(&spool) {
+      // After a failure, a short deadline: the HTTP client retries a refused connection until then.
+      let timeout: Duration? = failures > 0 ? min(client.connection.requestTimeout, .seconds(2)) : nil
+      if await sendSpool(&spool, timeout: timeout), await sendWaiting(&spool, timeout: timeout) {
         if failures > 0 { logger.notice("audit events flowing to the control plane again") }
         failures = 0
         retryAt = nil
@@ -83,7 +85,7 @@ public struct AuditShipper: Service {
   }
 
   /// Sends spooled batches oldest first; false at the first one that cannot be sent now.
-  func sendSpool(_ spool: inout AuditSpool) async -> Bool {
+  func sendSpool(_ spool: inout AuditSpool, timeout: Duration? = nil) async -> Bool {
     while let (name, events, batch) = spool.oldest() {
       guard let batch else {
         queue.record { $0.dropped += events }
@@ -91,7 +93,7 @@ public struct AuditShipper: Service {
         continue
       }
       do {
-        try await client.sendAudit(eventsJSONArray: batch)
+        try await client.sendAudit(eventsJSONArray: batch, timeout: timeout)
         queue.record { $0.sent += events }
         spool.remove(name)
       } catch {
@@ -106,13 +108,13 @@ public struct AuditShipper: Service {
   }
 
   /// Sends what waits in memory; on the first failure, that batch and the rest go to the spool.
-  func sendWaiting(_ spool: inout AuditSpool) async -> Bool {
+  func sendWaiting(_ spool: inout AuditSpool, timeout: Duration? = nil) async -> Bool {
     while true {
       let events = queue.take(upTo: configuration.batchSize)
       guard !events.isEmpty else { return true }
       guard let batch = encode(events) else { continue }
       do {
-        try await client.sendAudit(eventsJSONArray: batch)
+        try await client.sendAudit(eventsJSONArray: batch, timeout: timeout)
         queue.record { $0.sent += events.count }
       } catch {
         if error.isPermanent {

@@ -60,12 +60,15 @@ public final class ControlPlaneClient: Sendable {
   }
 
   /// `GET /v1/snapshot`, long-polling when `knownVersion` is given.
-  public func fetchSnapshot(knownVersion: Int64?, waitSeconds: Int) async throws(ControlPlaneClientError)
-    -> SnapshotFetch
-  {
+  /// The request's deadline is `timeout` (default: the configured request timeout) plus the wait.
+  /// While the control plane is down the HTTP client keeps retrying the connection until then,
+  /// so callers that need a quick answer pass a short timeout and no wait.
+  public func fetchSnapshot(
+    knownVersion: Int64?, waitSeconds: Int, timeout: Duration? = nil
+  ) async throws(ControlPlaneClientError) -> SnapshotFetch {
     var path = "/v1/snapshot"
     if let knownVersion { path += "?knownVersion=\(knownVersion)&waitSeconds=\(waitSeconds)" }
-    let timeout = connection.requestTimeout + .seconds(knownVersion == nil ? 0 : waitSeconds)
+    let timeout = (timeout ?? connection.requestTimeout) + .seconds(knownVersion == nil ? 0 : waitSeconds)
     let (status, headers, body) = try await send(.GET, path, body: nil, timeout: timeout)
     switch status {
     case 304:
@@ -95,7 +98,7 @@ public final class ControlPlaneClient: Sendable {
   }
 
   /// `POST /v1/audit/events` with events already encoded as a JSON array.
-  public func sendAudit(eventsJSONArray: [UInt8]) async throws(ControlPlaneClientError) {
+  public func sendAudit(eventsJSONArray: [UInt8], timeout: Duration? = nil) async throws(ControlPlaneClientError) {
     var body: [UInt8] = []
     body.reserveCapacity(eventsJSONArray.count + 160)
     body += Array("{\"authorizer\":".utf8)
@@ -105,7 +108,8 @@ public final class ControlPlaneClient: Sendable {
     body += Array(",\"events\":".utf8)
     body += eventsJSONArray
     body.append(UInt8(ascii: "}"))
-    let (status, _, response) = try await send(.POST, "/v1/audit/events", body: body, timeout: connection.requestTimeout)
+    let (status, _, response) = try await send(
+      .POST, "/v1/audit/events", body: body, timeout: timeout ?? connection.requestTimeout)
     guard (200..<300).contains(status) else { throw Self.statusError(status, body: response, what: "audit batch") }
   }
 

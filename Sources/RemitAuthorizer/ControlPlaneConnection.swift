@@ -25,7 +25,7 @@ public struct ControlPlaneConnection: Sendable, Equatable, CustomStringConvertib
     instanceID: String,
     stateDirectory: String,
     longPollSeconds: Int = 30,
-    requestTimeout: Duration = .seconds(10),
+    requestTimeout: Duration = .seconds(5),
     heartbeatInterval: Duration = .seconds(15),
     maximumBackoff: Duration = .seconds(10),
     audit: AuditShippingConfiguration = AuditShippingConfiguration()

@@ -52,7 +52,10 @@ public struct ControlPlaneSource: Service {
   /// fatal; the authorizer then starts not ready and denies until a snapshot arrives.
   public func loadInitial() async {
     do {
-      if case .document(let bytes, let version) = try await client.fetchSnapshot(knownVersion: nil, waitSeconds: 0) {
+      // Short: an unreachable control plane must not hold back the start from the cache.
+      let fetch = try await client.fetchSnapshot(
+        knownVersion: nil, waitSeconds: 0, timeout: min(connection.requestTimeout, .seconds(3)))
+      if case .document(let bytes, let version) = fetch {
         apply(bytes, version: version)
         if store.current != nil { return }
       }
@@ -97,8 +100,13 @@ public struct ControlPlaneSource: Service {
       let state = status.current
       let known = state.rejectedVersion ?? state.appliedVersion
       do {
-        let fetch = try await client.fetchSnapshot(
-          knownVersion: known, waitSeconds: known == nil ? 0 : connection.longPollSeconds)
+        // After a failure, quick polls without a wait find the control plane's return at once;
+        // a long-poll would keep retrying the connection until its whole deadline.
+        let fetch =
+          failures == 0
+          ? try await client.fetchSnapshot(knownVersion: known, waitSeconds: known == nil ? 0 : connection.longPollSeconds)
+          : try await client.fetchSnapshot(
+            knownVersion: known, waitSeconds: 0, timeout: min(connection.requestTimeout, .seconds(3)))
         if failures > 0 {
           logger.notice("control plane reachable again", metadata: ["control_plane": "\(connection.baseURL)"])
         }
@@ -170,6 +178,14 @@ public struct ControlPlaneSource: Service {
         ])
       return
     }
+    // On disk first, so the cache is never older than what is enforced.
+    do {
+      try cache.save(bytes)
+    } catch {
+      logger.error(
+        "cannot write the snapshot cache; a restart while the control plane is down will start without policy",
+        metadata: ["path": "\(cache.path)", "error": "\(error)"])
+    }
     store.replace(with: snapshot)
     status.update {
       $0.appliedVersion = version
@@ -180,13 +196,6 @@ public struct ControlPlaneSource: Service {
     logger.info(
       "policy applied from the control plane",
       metadata: ["policy_version": "\(version)", "agents": "\(snapshot.agentCount)"])
-    do {
-      try cache.save(bytes)
-    } catch {
-      logger.error(
-        "cannot write the snapshot cache; a restart while the control plane is down will start without policy",
-        metadata: ["path": "\(cache.path)", "error": "\(error)"])
-    }
   }
 
   /// 0.5 s doubling to the configured maximum, with up to 25% jitter so replicas spread out.

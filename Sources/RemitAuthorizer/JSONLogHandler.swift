@@ -110,13 +110,17 @@ public final class LogSink: Sendable {
     self.writeLine = writeLine
   }
 
-  public static let standardOutput = LogSink { line in
+  public static let standardOutput = LogSink { line in writeAll(line, to: STDOUT_FILENO) }
+
+  public static let standardError = LogSink { line in writeAll(line, to: STDERR_FILENO) }
+
+  private static func writeAll(_ line: String, to descriptor: Int32) {
     var line = line
     line.withUTF8 { buffer in
       guard let base = buffer.baseAddress else { return }
       var offset = 0
       while offset < buffer.count {
-        let written = Glibc.write(STDOUT_FILENO, base + offset, buffer.count - offset)
+        let written = Glibc.write(descriptor, base + offset, buffer.count - offset)
         if written <= 0 { break }
         offset += written
       }

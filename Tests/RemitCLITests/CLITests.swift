@@ -74,3 +74,12 @@ import Testing
     #expect(await exitCode(["serve", "--policy", Self.examplePolicy, "--listen", "not-an-address"]) == 2)
   }
 }
+
+@Suite struct DemoPolicyTests {
+  /// `remit dev` seeds the example policy; scripts/embed-demo-policy.sh regenerates the copy.
+  @Test func theEmbeddedDemoPolicyIsTheExample() throws {
+    let example = try String(
+      contentsOf: CLIHarness.repository.appendingPathComponent("examples/policy.yaml"), encoding: .utf8)
+    #expect(DemoPolicy.yaml + "\n" == example)
+  }
+}
