@@ -1,17 +1,33 @@
 import Hummingbird
 import Logging
 
-/// The admin listener: `/healthz` (the process is alive) and `/readyz` (a snapshot is loaded and
-/// the gRPC listener is up; otherwise 503 with the reasons).
+/// What `/metrics` reads at scrape time.
+struct MetricsSources: Sendable {
+  let metrics: AuthorizerMetrics
+  let sync: SyncStatus?
+  let audit: AuditQueue?
+}
+
+/// The admin listener: `/healthz` (the process is alive), `/readyz` (a snapshot is loaded and
+/// the gRPC listener is up; otherwise 503 with the reasons) and `/metrics` (Prometheus text).
 enum AdminServer {
   static func application(
     address: ListenAddress,
     store: SnapshotStore,
     grpcReady: ReadinessFlag,
-    logger: Logger
+    logger: Logger,
+    metrics: MetricsSources
   ) -> some ApplicationProtocol {
     let router = Router()
     router.get("/healthz") { _, _ in "ok\n" }
+    router.get("/metrics") { _, _ -> Response in
+      let text = metrics.metrics.exposition(
+        snapshot: store.current, sync: metrics.sync?.current, audit: metrics.audit?.statistics,
+        brokerEnabled: false)
+      var headers = HTTPFields()
+      headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+      return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: text)))
+    }
     router.get("/readyz") { _, _ -> Response in
       var reasons: [String] = []
       if store.current == nil { reasons.append("no policy snapshot is loaded") }

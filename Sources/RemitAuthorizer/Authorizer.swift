@@ -18,6 +18,7 @@ public struct Authorizer: Sendable {
   public let auditQueue: AuditQueue?
   /// Sync state with the control plane (unused on a policy file).
   public let syncStatus = SyncStatus()
+  public let metrics = AuthorizerMetrics()
 
   public init(configuration: AuthorizerConfiguration, logger: Logger, decisionLogger: Logger? = nil) throws {
     try configuration.validate()
@@ -29,7 +30,7 @@ public struct Authorizer: Sendable {
     } else {
       auditQueue = nil
     }
-    self.decisionLog = DecisionLog(logger: decisionLogger ?? logger, audit: auditQueue)
+    self.decisionLog = DecisionLog(logger: decisionLogger ?? logger, audit: auditQueue, metrics: metrics)
   }
 
   /// Loads the policy (an invalid file at start is fatal), then serves until shutdown.
@@ -75,7 +76,13 @@ public struct Authorizer: Sendable {
     )
     services.append(GRPCServerService(server: server, logger: logger))
     if let admin = configuration.adminListen {
-      services.append(AdminServer.application(address: admin, store: store, grpcReady: grpcReady, logger: logger))
+      let following: Bool
+      if case .controlPlane = configuration.policySource { following = true } else { following = false }
+      services.append(
+        AdminServer.application(
+          address: admin, store: store, grpcReady: grpcReady, logger: logger,
+          metrics: MetricsSources(
+            metrics: metrics, sync: following ? syncStatus : nil, audit: auditQueue)))
     }
     let readiness = grpcReady
     let listen = configuration.listen

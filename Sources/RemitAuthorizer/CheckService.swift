@@ -47,13 +47,16 @@ public struct CheckService: Envoy_Service_Auth_V3_Authorization.SimpleServicePro
 public struct DecisionLog: Sendable {
   let logger: Logger
   let audit: AuditQueue?
+  let metrics: AuthorizerMetrics?
 
-  public init(logger: Logger, audit: AuditQueue? = nil) {
+  public init(logger: Logger, audit: AuditQueue? = nil, metrics: AuthorizerMetrics? = nil) {
     self.logger = logger
     self.audit = audit
+    self.metrics = metrics
   }
 
   public func record(_ decision: Decision, id: String, latency: Duration) {
+    metrics?.record(decision, latency: latency)
     let microseconds = Int(latency.components.seconds * 1_000_000 + latency.components.attoseconds / 1_000_000_000_000)
     if let audit {
       audit.append(AuditEvent(decision, id: id, time: Date(), latencyMicroseconds: microseconds))
