@@ -73,13 +73,16 @@ def test_decisions_continue_without_the_control_plane_and_a_restart_uses_the_dis
     version = headers["remit-policy-version"]
 
     control_plane.stop()
+    outage_first_run = following.mark()
     # The snapshot in force keeps deciding: allowed stays allowed, denied stays denied.
     assert_allowed(_call(topo, "get_stock", id=10), topo.upstream)
     topo.upstream.clear()
     assert_denied(_call(topo, "delete_inventory", id=11), "scope_tool_denied", topo.upstream, jsonrpc_id=11)
 
     # Restarted while the control plane is still down: ready from the cached snapshot.
-    following.stop()
+    outage_ids = {d["decision_id"] for d in following.decisions(outage_first_run)}
+    assert len(outage_ids) == 2
+    following.stop()  # SIGTERM: what waits in memory goes to the spool (the control plane is away)
     wait_port_free(authz_port)
     following.start_following(timeout=20)
     status, text = following.readyz()
@@ -91,6 +94,8 @@ def test_decisions_continue_without_the_control_plane_and_a_restart_uses_the_dis
     topo.upstream.clear()
     denied = _call(topo, "delete_inventory", id=13)
     assert_denied(denied, "scope_tool_denied", topo.upstream, jsonrpc_id=13)
+    outage_ids |= {d["decision_id"] for d in following.decisions()}
+    assert len(outage_ids) == 4
 
     # The control plane returns: the authorizer confirms its snapshot and keeps following.
     control_plane.start()
@@ -100,3 +105,40 @@ def test_decisions_continue_without_the_control_plane_and_a_restart_uses_the_dis
     following.wait_applied(int(headers["remit-policy-version"]), timeout=15)
     topo.upstream.clear()
     assert_allowed(_call(topo, "delete_inventory", id=14), topo.upstream)
+
+    # Every decision made during the outage, in both runs, reaches the audit log, once.
+    def delivered():
+        _, _, page = control_plane.api("GET", "/v1/audit/events?agent=checkout-bot&limit=500")
+        ids = [event["decisionId"] for event in page["events"]]
+        return ids if outage_ids <= set(ids) else None
+
+    ids = wait_until(delivered, 20, interval=0.2, what="the outage's decisions in /v1/audit/events")
+    assert len(ids) == len(set(ids)), "a decision was stored twice"
+    _, _, page = control_plane.api("GET", "/v1/audit/events?verdict=deny&reason=scope_tool_denied&limit=500")
+    denied_events = [e for e in page["events"] if e["decisionId"] in outage_ids]
+    assert len(denied_events) == 2
+    assert all(e["tool"] == "delete_inventory" and e["agent"] == "checkout-bot" for e in denied_events)
+
+
+def test_the_authorizer_reports_itself_and_its_metrics(topo, control_plane, following):
+    assert_allowed(_call(topo, "get_stock", id=20), topo.upstream)
+    topo.upstream.clear()
+    for n in range(3):
+        assert_denied(_call(topo, "delete_inventory", id=21 + n), "scope_tool_denied", topo.upstream)
+    _, headers, _ = control_plane.api("GET", "/v1/policy")
+    version = headers["remit-policy-version"]
+
+    def registered():
+        _, _, authorizers = control_plane.api("GET", "/v1/authorizers")
+        mine = [a for a in authorizers if a["id"] == following.instance_id]
+        return mine[0] if mine and mine[0]["policyVersion"] == version else None
+
+    record = wait_until(registered, 10, interval=0.2, what="the authorizer's report")
+    assert record["status"] == "healthy"
+
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{following.admin_port}/metrics", timeout=2) as response:
+        text = response.read().decode()
+    assert 'remit_decisions_total{verdict="deny",reason="scope_tool_denied",kind="east_west",mode="enforce"} 3' in text
+    assert 'remit_decisions_total{verdict="allow",reason="none",kind="east_west",mode="enforce"} 1' in text
+    assert f"remit_policy_version {float(version)}" in text or f"remit_policy_version {version}" in text
