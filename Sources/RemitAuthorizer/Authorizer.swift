@@ -37,7 +37,7 @@ public struct Authorizer: Sendable {
   /// `onListening` receives the bound gRPC port (useful with port 0).
   public func run(onListening: @Sendable @escaping (Int) -> Void = { _ in }) async throws {
     // Services stop in reverse order: the gRPC server first (in-flight checks finish), then the
-    // audit shipper (which flushes), then the policy source.
+    // audit shipper (which flushes), then the policy source, and the admin listener last.
     var services: [any Service] = []
     var controlPlaneClient: ControlPlaneClient?
     switch configuration.policySource {
@@ -74,15 +74,16 @@ public struct Authorizer: Sendable {
         HealthService(store: store),
       ]
     )
-    services.append(GRPCServerService(server: server, logger: logger))
+    services.append(GRPCServerService(server: server, readiness: grpcReady, logger: logger))
     if let admin = configuration.adminListen {
       let following: Bool
       if case .controlPlane = configuration.policySource { following = true } else { following = false }
-      services.append(
+      // First in the list, so it stops last: /readyz answers "not ready" throughout shutdown.
+      services.insert(
         AdminServer.application(
           address: admin, store: store, grpcReady: grpcReady, logger: logger,
           metrics: MetricsSources(
-            metrics: metrics, sync: following ? syncStatus : nil, audit: auditQueue)))
+            metrics: metrics, sync: following ? syncStatus : nil, audit: auditQueue)), at: 0)
     }
     let readiness = grpcReady
     let listen = configuration.listen
@@ -114,15 +115,18 @@ public struct Authorizer: Sendable {
   }
 }
 
-/// Runs the gRPC server as a service; graceful shutdown lets in-flight checks finish.
+/// Runs the gRPC server as a service; graceful shutdown turns readiness off first (so Kubernetes
+/// stops routing here), then lets in-flight checks finish.
 struct GRPCServerService<Transport: ServerTransport>: Service {
   let server: GRPCServer<Transport>
+  let readiness: ReadinessFlag
   let logger: Logger
 
   func run() async throws {
     try await withGracefulShutdownHandler {
       try await server.serve()
     } onGracefulShutdown: {
+      readiness.set(false)
       server.beginGracefulShutdown()
     }
   }
