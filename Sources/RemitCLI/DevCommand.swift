@@ -63,7 +63,10 @@ struct DevCommand: AsyncParsableCommand {
 
     try FileManager.default.createDirectory(
       atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    let store = try await ControlPlane.openStore(.sqliteFile(directory + "/remit.db"), logger: logger)
+    var options = ControlPlaneStore.Options()
+    options.secretsKey = try SecretsKey.load(fileAt: directory + "/secrets.key")
+    let store = try await ControlPlane.openStore(
+      .sqliteFile(directory + "/remit.db"), logger: logger, options: options)
     let keys: DevKeys
     do {
       keys = try await DevKeys.prepare(store: store, directory: directory)
@@ -151,17 +154,7 @@ struct DevCommand: AsyncParsableCommand {
       return
     }
     let document = try PolicyDocument.load(Array(DemoPolicy.yaml.utf8), format: .yaml)
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    func json(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
-    if let settings = document.settings { _ = try await store.replaceSection(tenant: tenant, .settings, json: try json(settings)) }
-    for mission in document.missions ?? [] { _ = try await store.createMission(tenant: tenant, mission) }
-    for agent in document.agents ?? [] { _ = try await store.createAgent(tenant: tenant, agent) }
-    if let dlp = document.dlp { _ = try await store.replaceSection(tenant: tenant, .dlp, json: try json(dlp)) }
-    if let threatIntel = document.threatIntel {
-      _ = try await store.replaceSection(tenant: tenant, .threatIntel, json: try json(threatIntel))
-    }
-    if let aibom = document.aibom { _ = try await store.replaceSection(tenant: tenant, .aibom, json: try json(aibom)) }
+    _ = try await store.replacePolicy(tenant: tenant, document, dryRun: false)
     logger.notice("seeded the example policy", metadata: ["agents": "\(document.agents?.count ?? 0)"])
   }
 }

@@ -41,6 +41,48 @@ import Testing
     }
   }
 
+  @Test func decisionsReachTheAuditLogAndTheAuthorizerReportsItself() async throws {
+    try await SyncFixture.with { fixture in
+      let version = try await fixture.store.policyVersion(tenant: "default")
+      try await fixture.waitUntilApplied(version)
+      var decision = Decision(sourcePrincipal: "spiffe://cluster.local/ns/agents/sa/checkout-bot")
+      decision.reason = .scopeToolDenied
+      decision.agent = "checkout-bot"
+      decision.tool = "delete_inventory"
+      decision.findings = ["dlp_block:credit_card@$.params.arguments.card"]
+      let ids = (0..<3).map { "sync-test-\($0)" }
+      for id in ids { fixture.authorizer.decisionLog.record(decision, id: id, latency: .microseconds(12)) }
+
+      let deadline = ContinuousClock.now + .seconds(10)
+      var page = AuditPage(events: [], nextCursor: nil)
+      while Set(page.events.map(\.decisionId)) != Set(ids), ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(50))
+        page = try await fixture.store.auditEvents(tenant: "default", AuditQuery(agent: "checkout-bot"))
+      }
+      #expect(Set(page.events.map(\.decisionId)) == Set(ids))
+      let event = try #require(page.events.first)
+      #expect(event.verdict == "deny" && event.reason == "scope_tool_denied" && event.tool == "delete_inventory")
+      #expect(event.findings == ["dlp_block:credit_card@$.params.arguments.card"])
+      #expect(event.latencyUs == 12)
+      #expect(event.authorizer == "sync-test")
+      // Counted once the control plane's answer is back, a moment after the commit.
+      while fixture.authorizer.auditQueue?.statistics.sent != 3, ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(10))
+      }
+      #expect(fixture.authorizer.auditQueue?.statistics == AuditStatistics(sent: 3, spooled: 0, dropped: 0))
+
+      var record = try await fixture.store.authorizers(tenant: "default").first
+      let reportDeadline = ContinuousClock.now + .seconds(5)
+      while record?.policyVersion != String(version), ContinuousClock.now < reportDeadline {
+        try await Task.sleep(for: .milliseconds(50))
+        record = try await fixture.store.authorizers(tenant: "default").first
+      }
+      #expect(record?.id == "sync-test")
+      #expect(record?.policyVersion == String(version))
+      #expect(record?.status == .healthy)
+    }
+  }
+
   @Test func aSnapshotThatDoesNotValidateHereKeepsTheLastGoodOne() async throws {
     try await SyncFixture.with { fixture in
       let first = try await fixture.store.policyVersion(tenant: "default")
