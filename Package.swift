@@ -31,6 +31,7 @@ let package = Package(
     .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
     .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
     .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
   ],
   targets: [
     // The system zlib (Debian zlib1g-dev), for bounded gzip/deflate body decoding.
@@ -87,7 +88,12 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        // The dashboard: templates rendered server-side; Yams reads missions typed as YAML.
+        .product(name: "Mustache", package: "swift-mustache"),
+        .product(name: "Yams", package: "Yams"),
       ],
+      // The .mustache sources of Dashboard/DashboardTemplates.swift (scripts/generate-dashboard-templates.py).
+      exclude: ["Dashboard/Templates"],
       swiftSettings: swiftSettings
     ),
     // The commands of the `remit` executable.
