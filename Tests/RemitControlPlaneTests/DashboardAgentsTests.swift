@@ -12,7 +12,7 @@ import Testing
     let store = fixture.store
     _ = try await store.createMission(tenant: "default", .init(id: "checkout"))
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       let form = try await browser.get("/ui/agents/new")
       #expect(form.text.contains("<legend>Mesh Identity</legend>"))
@@ -44,7 +44,7 @@ import Testing
     let fixture = try await ControlPlaneFixture.make()
     _ = try await fixture.store.createAgent(tenant: "default", .init(id: "loose"))
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       let list = try await browser.get("/ui/agents")
       #expect(list.text.contains(#"<td class="identity"><span class="muted">Not mesh-bound</span></td>"#))
@@ -72,7 +72,7 @@ import Testing
       let problem = try #require(api.errorBody?.errors?.first)
       #expect(problem.field == "meshIdentity.\(field)")
 
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       let csrf = try await browser.csrf(from: "/ui/agents/new")
       let page = try await browser.post(
@@ -92,7 +92,7 @@ import Testing
     _ = try await store.createAgent(
       tenant: "default", .init(id: "holder", meshIdentity: .init(namespace: "agents", serviceAccount: "bot")))
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       let csrf = try await browser.csrf(from: "/ui/agents/new")
       let page = try await browser.post(
@@ -110,7 +110,7 @@ import Testing
       tenant: "default",
       .init(id: "bot", description: "old", meshIdentity: .init(namespace: "agents", serviceAccount: "bot")))
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       let edit = try await browser.get("/ui/agents/bot/edit")
       #expect(edit.text.contains(#"value="agents""#))

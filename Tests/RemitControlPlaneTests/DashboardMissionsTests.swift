@@ -11,7 +11,7 @@ import Testing
     let fixture = try await ControlPlaneFixture.make()
     let store = fixture.store
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       let csrf = try await browser.csrf(from: "/ui/missions/new")
       let yaml = """
@@ -45,7 +45,7 @@ import Testing
     let store = fixture.store
     _ = try await store.createMission(tenant: "default", .init(id: "checkout", allow: [.init(to: "tools/inventory")]))
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       let csrf = try await browser.csrf(from: "/ui/missions/checkout")
       let bad = "allow:\n  - to: Not A Workload\n"
@@ -81,7 +81,7 @@ import Testing
     _ = try await store.createAgent(tenant: "default", .init(id: "bot", mission: "checkout"))
     _ = try await store.createMission(tenant: "default", .init(id: "unused"))
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       let csrf = try await browser.csrf(from: "/ui/missions")
       let refused = try await browser.post("/ui/missions/checkout/delete", [("csrf", csrf)])

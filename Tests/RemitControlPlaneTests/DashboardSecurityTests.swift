@@ -14,7 +14,7 @@ import Testing
     let fixture = try await ControlPlaneFixture.make()
     let store = fixture.store
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       let missing = try await browser.post("/ui/agents", Self.agentForm)
       #expect(missing.status == .forbidden)
@@ -39,7 +39,7 @@ import Testing
     let fixture = try await ControlPlaneFixture.make()
     let store = fixture.store
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       let csrf = try await browser.csrf(from: "/ui/agents/new")
       let foreign = try await browser.post(
@@ -59,7 +59,7 @@ import Testing
   @Test func signInWithoutItsDoubleSubmitTokenIsRefused() async throws {
     let fixture = try await ControlPlaneFixture.make()
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       let noCookie = try await browser.post("/ui/sign-in", [("csrf", DashboardSession.newToken()), ("key", fixture.adminKey)])
       #expect(noCookie.status == .forbidden)
       _ = try await browser.get("/ui/sign-in")
@@ -77,7 +77,7 @@ import Testing
       tenant: "default", .init(id: "bot", meshIdentity: .init(namespace: "agents", serviceAccount: "bot")))
     let reader = try await store.issueKey(tenant: "default", role: .reader)
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       #expect(try await browser.signIn(reader.key).status == .seeOther)
       let agents = try await browser.get("/ui/agents")
       #expect(agents.text.contains("agents/bot"))
@@ -115,7 +115,7 @@ import Testing
       tenant: "acme",
       .init(id: "acme-bot", meshIdentity: .init(namespace: "acme", serviceAccount: "bot"), mission: "acme-mission"))
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       #expect(!(try await browser.get("/ui/agents").text.contains("acme-bot")))
       #expect(!(try await browser.get("/ui/missions").text.contains("acme-mission")))
@@ -130,7 +130,7 @@ import Testing
         "/ui/agents", [("csrf", csrf), ("id", "bot"), ("namespace", "acme"), ("serviceAccount", "bot")])
       #expect(created.status == .seeOther)
 
-      var acmeBrowser = DashboardBrowser(client)
+      let acmeBrowser = DashboardBrowser(client)
       _ = try await acmeBrowser.signIn(acme.key)
       let acmeAgents = try await acmeBrowser.get("/ui/agents").text
       #expect(acmeAgents.contains("acme-bot"))
@@ -145,7 +145,7 @@ import Testing
     _ = try await store.createAgent(tenant: "default", .init(id: "bot", description: hostile))
     _ = try await store.createMission(tenant: "default", .init(id: "m", description: hostile))
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       for path in ["/ui/agents/bot", "/ui/agents/bot/edit", "/ui/missions", "/ui/missions/m"] {
         let page = try await browser.get(path)
@@ -167,7 +167,7 @@ import Testing
   @Test func everyDashboardResponseCarriesTheSecurityHeaders() async throws {
     let fixture = try await ControlPlaneFixture.make()
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       var responses = [try await browser.get("/ui/sign-in"), try await browser.get("/ui/agents")]
       _ = try await browser.signIn(fixture.adminKey)
       responses += [
@@ -194,7 +194,7 @@ import Testing
   @Test func formBodiesAreBounded() async throws {
     let fixture = try await ControlPlaneFixture.make()
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       let csrf = try await browser.csrf(from: "/ui/missions/new")
       let large = try await browser.post(

@@ -21,7 +21,7 @@ import Testing
   @Test func signingInWithAnAdminKeyStartsASessionWithAStrictHttpOnlyCookie() async throws {
     let fixture = try await ControlPlaneFixture.make()
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       let signIn = try await browser.signIn(fixture.adminKey)
       #expect(signIn.status == .seeOther)
       #expect(signIn.headers[.location] == "/ui/agents")
@@ -45,7 +45,7 @@ import Testing
     let fixture = try await ControlPlaneFixture.make()
     let store = fixture.store
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       let token = try #require(browser.cookies[DashboardSecurity.sessionCookie])
       let stored = try await store.database.read { db in
@@ -60,13 +60,13 @@ import Testing
   @Test func cookiesAreSecureWhenConfiguredOrWhenTheProxySaysHTTPS() async throws {
     let fixture = try await ControlPlaneFixture.make()
     try await fixture.withDashboard(DashboardConfiguration(secureCookies: true)) { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       #expect(browser.setCookies[DashboardSecurity.sessionCookie]?.hasSuffix("; Secure") == true)
     }
     let proxied = try await ControlPlaneFixture.make()
     try await proxied.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       let https: HTTPFields = [DashboardSecurity.xForwardedProto: "https"]
       let page = try await browser.get("/ui/sign-in", headers: https)
       #expect(browser.setCookies[DashboardSecurity.signInCookie]?.hasSuffix("; Secure") == true)
@@ -80,7 +80,7 @@ import Testing
     let fixture = try await ControlPlaneFixture.make()
     let authorizer = try await fixture.store.issueKey(tenant: "default", role: .authorizer)
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       let refused = try await browser.signIn(authorizer.key)
       #expect(refused.status == .forbidden)
       #expect(refused.text.contains("Authorizer keys cannot sign in"))
@@ -98,7 +98,7 @@ import Testing
     let fixture = try await ControlPlaneFixture.make()
     let store = fixture.store
     try await fixture.withDashboard { client in
-      var browser = DashboardBrowser(client)
+      let browser = DashboardBrowser(client)
       _ = try await browser.signIn(fixture.adminKey)
       let stolen = try #require(browser.cookies[DashboardSecurity.sessionCookie])
       let csrf = try await browser.csrf(from: "/ui/agents")

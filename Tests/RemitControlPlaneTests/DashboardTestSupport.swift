@@ -5,8 +5,9 @@ import Testing
 
 @testable import RemitControlPlane
 
-/// A cookie-keeping client for the dashboard, like a browser on http://localhost.
-struct DashboardBrowser {
+/// A cookie-keeping client for the dashboard, like a browser on http://localhost. Used by one
+/// test task at a time.
+final class DashboardBrowser {
   let client: any TestClientProtocol
   var cookies: [String: String] = [:]
   /// The last `Set-Cookie` values received, by cookie name (tests check their attributes).
@@ -16,7 +17,7 @@ struct DashboardBrowser {
     self.client = client
   }
 
-  mutating func get(_ uri: String, headers extra: HTTPFields = [:]) async throws -> TestResponse {
+  func get(_ uri: String, headers extra: HTTPFields = [:]) async throws -> TestResponse {
     var headers = extra
     if !cookies.isEmpty { headers[.cookie] = cookieHeader }
     let response = try await client.executeRequest(uri: uri, method: .get, headers: headers, body: nil)
@@ -25,7 +26,7 @@ struct DashboardBrowser {
   }
 
   /// A form POST from this dashboard's own page (Origin http://localhost) unless `origin` says otherwise.
-  mutating func post(
+  func post(
     _ uri: String, _ fields: [(String, String)], origin: String? = "http://localhost", headers extra: HTTPFields = [:]
   ) async throws -> TestResponse {
     var headers = extra
@@ -40,14 +41,14 @@ struct DashboardBrowser {
   }
 
   /// GETs the sign-in page and signs in with `key`.
-  mutating func signIn(_ key: String) async throws -> TestResponse {
+  func signIn(_ key: String) async throws -> TestResponse {
     let page = try await get("/ui/sign-in")
     let token = try #require(Self.csrf(in: page.text))
     return try await post("/ui/sign-in", [("csrf", token), ("key", key)])
   }
 
   /// The CSRF token of the page at `uri`.
-  mutating func csrf(from uri: String) async throws -> String {
+  func csrf(from uri: String) async throws -> String {
     let page = try await get(uri)
     return try #require(Self.csrf(in: page.text), "no csrf field on \(uri): \(page.status)")
   }
@@ -61,7 +62,7 @@ struct DashboardBrowser {
 
   var cookieHeader: String { cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
 
-  private mutating func remember(_ response: TestResponse) {
+  private func remember(_ response: TestResponse) {
     for header in response.headers[values: .setCookie] {
       let pair = header.split(separator: ";", maxSplits: 1)[0]
       let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

@@ -25,10 +25,10 @@ struct DashboardRoutes: Sendable {
 
   func add(to router: Router<BasicRequestContext>) {
     let ui = router.group("/ui").add(middleware: DashboardMiddleware(renderer: renderer))
-    ui.get("/") { request, _ in
+    ui.get("/") { request, _ -> Response in
       try await session(request) == nil ? .redirect(to: "/ui/sign-in") : .redirect(to: "/ui/agents")
     }
-    ui.get("/static/:file") { _, context in
+    ui.get("/static/:file") { _, context -> Response in
       let name = try context.parameters.require("file")
       guard let text = DashboardTemplates.staticFiles[name], name.hasSuffix(".css") else {
         throw DashboardError.notFound
@@ -37,8 +37,8 @@ struct DashboardRoutes: Sendable {
       headers[.contentType] = "text/css; charset=utf-8"
       return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
-    ui.get("/sign-in") { request, _ in try await signInPage(request) }
-    ui.post("/sign-in") { request, _ in try await signIn(request) }
+    ui.get("/sign-in") { request, _ -> Response in try await signInPage(request) }
+    ui.post("/sign-in") { request, _ -> Response in try await signIn(request) }
     ui.post("/sign-out", use: form(readers: true) { request, _, _, _ in try await signOut(request) })
 
     addAgentRoutes(to: ui)
@@ -47,6 +47,7 @@ struct DashboardRoutes: Sendable {
 
     // Everything else under /ui: a 404 page with the security headers.
     ui.get("/**") { _, _ -> Response in throw DashboardError.notFound }
+    ui.post("/**") { _, _ -> Response in throw DashboardError.notFound }
   }
 
   // MARK: Sessions
@@ -96,7 +97,7 @@ struct DashboardRoutes: Sendable {
       "sign-in", SignInView(layout: DashboardLayout(title: "Sign in", session: nil), signInToken: token, error: error),
       status: status)
     response.headers.append(
-      HTTPField(
+      HTTPFields.Element(
         name: .setCookie,
         value: DashboardSecurity.cookie(
           name: DashboardSecurity.signInCookie, value: token, maxAge: DashboardSecurity.signInCookieLifetime,
@@ -126,13 +127,13 @@ struct DashboardRoutes: Sendable {
     let secure = DashboardSecurity.wantsSecureCookies(request, configuration: configuration)
     var response = Response.redirect(to: "/ui/agents")
     response.headers.append(
-      HTTPField(
+      HTTPFields.Element(
         name: .setCookie,
         value: DashboardSecurity.cookie(
           name: DashboardSecurity.sessionCookie, value: sessionToken, maxAge: configuration.absoluteTimeout,
           secure: secure)))
     response.headers.append(
-      HTTPField(
+      HTTPFields.Element(
         name: .setCookie,
         value: DashboardSecurity.cookie(name: DashboardSecurity.signInCookie, value: "", maxAge: 0, secure: secure)))
     return response
@@ -145,7 +146,7 @@ struct DashboardRoutes: Sendable {
     }
     var response = Response.redirect(to: "/ui/sign-in")
     response.headers.append(
-      HTTPField(
+      HTTPFields.Element(
         name: .setCookie,
         value: DashboardSecurity.cookie(
           name: DashboardSecurity.sessionCookie, value: "", maxAge: 0,

@@ -15,8 +15,8 @@ enum DashboardSecurity {
   static let xForwardedProto = headerName("X-Forwarded-Proto")
 
   /// A constant, valid header token.
-  private static func headerName(_ name: String) -> HTTPField.Name {
-    guard let name = HTTPField.Name(name) else { preconditionFailure("invalid header name \(name)") }
+  private static func headerName(_ name: String) -> HTTPFields.Element.Name {
+    guard let name = HTTPFields.Element.Name(name) else { preconditionFailure("invalid header name \(name)") }
     return name
   }
 
@@ -53,7 +53,7 @@ enum DashboardSecurity {
   /// (Chrome sends it for forms posted from a page with `Referrer-Policy: no-referrer`), so the
   /// CSRF token and the SameSite=Strict cookie decide then.
   static func isSameOrigin(_ request: Request) -> Bool {
-    guard let host = request.head.authority ?? request.headers[.host], !host.isEmpty else { return false }
+    guard let host = request.head.authority, !host.isEmpty else { return false }
     if let origin = request.headers[.origin], origin != "null" {
       guard authority(ofURL: origin) == host.lowercased() else { return false }
     }
