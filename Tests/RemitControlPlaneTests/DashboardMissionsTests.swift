@@ -69,8 +69,10 @@ import Testing
       let saved = try await browser.post(
         "/ui/missions/checkout", [("csrf", csrf), ("document", "description: Pay\nallow:\n  - to: tools/payments\n")])
       #expect(saved.status == .seeOther)
-      #expect(try await store.mission(tenant: "default", id: "checkout") == .init(
-        id: "checkout", description: "Pay", allow: [.init(to: "tools/payments")]))
+      #expect(
+        try await store.mission(tenant: "default", id: "checkout")
+          == .init(
+            id: "checkout", description: "Pay", allow: [.init(to: "tools/payments")]))
     }
   }
 

@@ -60,10 +60,12 @@ import Testing
     let fixture = try await ControlPlaneFixture.make()
     try await fixture.withDashboard { client in
       let browser = DashboardBrowser(client)
-      let noCookie = try await browser.post("/ui/sign-in", [("csrf", DashboardSession.newToken()), ("key", fixture.adminKey)])
+      let noCookie = try await browser.post(
+        "/ui/sign-in", [("csrf", DashboardSession.newToken()), ("key", fixture.adminKey)])
       #expect(noCookie.status == .forbidden)
       _ = try await browser.get("/ui/sign-in")
-      let wrong = try await browser.post("/ui/sign-in", [("csrf", DashboardSession.newToken()), ("key", fixture.adminKey)])
+      let wrong = try await browser.post(
+        "/ui/sign-in", [("csrf", DashboardSession.newToken()), ("key", fixture.adminKey)])
       #expect(wrong.status == .forbidden)
       #expect(browser.cookies[DashboardSecurity.sessionCookie] == nil)
     }
@@ -123,7 +125,8 @@ import Testing
       #expect(try await browser.get("/ui/missions/acme-mission").status == .notFound)
       let csrf = try await browser.csrf(from: "/ui/agents")
       #expect(try await browser.post("/ui/agents/acme-bot/delete", [("csrf", csrf)]).status == .notFound)
-      #expect(try await browser.post("/ui/missions/acme-mission", [("csrf", csrf), ("document", "{}")]).status == .notFound)
+      #expect(
+        try await browser.post("/ui/missions/acme-mission", [("csrf", csrf), ("document", "{}")]).status == .notFound)
       #expect(try await store.agents(tenant: "acme").map(\.id) == ["acme-bot"])
       // The same identity in another tenant is no conflict.
       let created = try await browser.post(

@@ -60,7 +60,9 @@ final class DashboardBrowser {
     return String(match[start...].dropLast())
   }
 
-  var cookieHeader: String { cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
+  var cookieHeader: String {
+    cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")
+  }
 
   private func remember(_ response: TestResponse) {
     for header in response.headers[values: .setCookie] {

@@ -16,7 +16,8 @@ public enum Dashboard {
 /// The handlers of every dashboard page.
 struct DashboardRoutes: Sendable {
   typealias Handler = @Sendable (Request, BasicRequestContext, DashboardSession) async throws -> Response
-  typealias FormHandler = @Sendable (Request, BasicRequestContext, DashboardSession, DashboardForm) async throws ->
+  typealias FormHandler =
+    @Sendable (Request, BasicRequestContext, DashboardSession, DashboardForm) async throws ->
     Response
 
   let store: ControlPlaneStore
@@ -67,7 +68,8 @@ struct DashboardRoutes: Sendable {
 
   /// A POST form: checks, in order, the session, the request's origin, the CSRF token and (unless
   /// `readers` is true) that the role may write.
-  func form(readers: Bool = false, _ handler: @escaping FormHandler) -> @Sendable (Request, BasicRequestContext)
+  func form(readers: Bool = false, _ handler: @escaping FormHandler)
+    -> @Sendable (Request, BasicRequestContext)
     async throws -> Response
   {
     { request, context in
@@ -90,7 +92,8 @@ struct DashboardRoutes: Sendable {
     var error: String?
   }
 
-  func signInPage(_ request: Request, error: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
+  func signInPage(_ request: Request, error: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response
+  {
     if error == nil, try await session(request) != nil { return .redirect(to: "/ui/agents") }
     let token = DashboardSession.newToken()
     var response = try renderer.html(

@@ -21,7 +21,8 @@ struct DashboardForm: Sendable, Equatable {
     for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
       count += 1
       guard count <= Self.maximumFields else {
-        throw DashboardError(status: .badRequest, code: "form_too_many_fields", message: "The form has too many fields.")
+        throw DashboardError(
+          status: .badRequest, code: "form_too_many_fields", message: "The form has too many fields.")
       }
       let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
       guard let name = Self.decode(parts[0]), let value = Self.decode(parts.count > 1 ? parts[1] : "") else {

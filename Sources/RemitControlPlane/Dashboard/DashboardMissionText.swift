@@ -47,7 +47,8 @@ enum DashboardMissionText {
     do {
       document = try PolicyDocument.decode(Array(try Yams.serialize(node: wrapper).utf8), format: .yaml)
     } catch let error as PolicyError {
-      throw ControlPlaneError.validation(error.issues.map { issue in .init(field: field(issue.path), message: issue.message) })
+      throw ControlPlaneError.validation(
+        error.issues.map { issue in .init(field: field(issue.path), message: issue.message) })
     }
     guard let mission = document.missions?.first else {
       throw ControlPlaneError.validation(field: "", "must be a mission: a YAML mapping or a JSON object")

@@ -109,52 +109,68 @@ extension DashboardRoutes {
   }
 
   func addAgentRoutes(to ui: RouterGroup<BasicRequestContext>) {
-    ui.get("/agents", use: page { request, _, session in
-      let agents = try await store.agents(tenant: session.tenant).map(AgentRow.init)
-      let layout = DashboardLayout(
-        title: "Agents", session: session, section: .agents, notice: Self.notice(request))
-      return try renderer.html("agents", AgentsView(layout: layout, agents: agents, hasAgents: !agents.isEmpty))
-    })
-    ui.get("/agents/new", use: page { _, _, session in
-      guard session.canWrite else { throw DashboardError.readOnly }
-      return try await agentForm(session: session, values: AgentFormValues(), isNew: true)
-    })
-    ui.post("/agents", use: form { _, _, session, form in
-      let values = AgentFormValues(form, id: nil)
-      do {
-        let agent = try APIRequestBody.agent(try values.jsonBody())
-        _ = try await store.createAgent(tenant: session.tenant, agent)
-        return .redirect(to: "/ui/agents/\(Self.pathSegment(agent.id))?notice=created")
-      } catch let error as ControlPlaneError where error.status == .unprocessableContent || error.status == .conflict {
-        return try await agentForm(session: session, values: values, isNew: true, error: error)
-      }
-    })
-    ui.get("/agents/:id", use: page { request, context, session in
-      let agent = try await store.agent(tenant: session.tenant, id: try context.parameters.require("id"))
-      let layout = DashboardLayout(
-        title: "Agent \(agent.id)", session: session, section: .agents, notice: Self.notice(request))
-      return try renderer.html("agent", AgentView(layout: layout, agent: AgentRow(agent)))
-    })
-    ui.get("/agents/:id/edit", use: page { _, context, session in
-      guard session.canWrite else { throw DashboardError.readOnly }
-      let agent = try await store.agent(tenant: session.tenant, id: try context.parameters.require("id"))
-      return try await agentForm(session: session, values: AgentFormValues(agent), isNew: false)
-    })
-    ui.post("/agents/:id", use: form { _, context, session, form in
-      let id = try context.parameters.require("id")
-      let values = AgentFormValues(form, id: id)
-      do {
-        let agent = try APIRequestBody.agent(try values.jsonBody(), pathID: id)
-        _ = try await store.replaceAgent(tenant: session.tenant, agent)
-        return .redirect(to: "/ui/agents/\(Self.pathSegment(id))?notice=saved")
-      } catch let error as ControlPlaneError where error.status == .unprocessableContent || error.status == .conflict {
-        return try await agentForm(session: session, values: values, isNew: false, error: error)
-      }
-    })
-    ui.post("/agents/:id/delete", use: form { _, context, session, _ in
-      _ = try await store.deleteAgent(tenant: session.tenant, id: try context.parameters.require("id"))
-      return .redirect(to: "/ui/agents?notice=deleted")
-    })
+    ui.get(
+      "/agents",
+      use: page { request, _, session in
+        let agents = try await store.agents(tenant: session.tenant).map(AgentRow.init)
+        let layout = DashboardLayout(
+          title: "Agents", session: session, section: .agents, notice: Self.notice(request))
+        return try renderer.html("agents", AgentsView(layout: layout, agents: agents, hasAgents: !agents.isEmpty))
+      })
+    ui.get(
+      "/agents/new",
+      use: page { _, _, session in
+        guard session.canWrite else { throw DashboardError.readOnly }
+        return try await agentForm(session: session, values: AgentFormValues(), isNew: true)
+      })
+    ui.post(
+      "/agents",
+      use: form { _, _, session, form in
+        let values = AgentFormValues(form, id: nil)
+        do {
+          let agent = try APIRequestBody.agent(try values.jsonBody())
+          _ = try await store.createAgent(tenant: session.tenant, agent)
+          return .redirect(to: "/ui/agents/\(Self.pathSegment(agent.id))?notice=created")
+        } catch let error as ControlPlaneError where error.status == .unprocessableContent || error.status == .conflict
+        {
+          return try await agentForm(session: session, values: values, isNew: true, error: error)
+        }
+      })
+    ui.get(
+      "/agents/:id",
+      use: page { request, context, session in
+        let agent = try await store.agent(tenant: session.tenant, id: try context.parameters.require("id"))
+        let layout = DashboardLayout(
+          title: "Agent \(agent.id)", session: session, section: .agents, notice: Self.notice(request))
+        return try renderer.html("agent", AgentView(layout: layout, agent: AgentRow(agent)))
+      })
+    ui.get(
+      "/agents/:id/edit",
+      use: page { _, context, session in
+        guard session.canWrite else { throw DashboardError.readOnly }
+        let agent = try await store.agent(tenant: session.tenant, id: try context.parameters.require("id"))
+        return try await agentForm(session: session, values: AgentFormValues(agent), isNew: false)
+      })
+    ui.post(
+      "/agents/:id",
+      use: form { _, context, session, form in
+        let id = try context.parameters.require("id")
+        let values = AgentFormValues(form, id: id)
+        do {
+          let agent = try APIRequestBody.agent(try values.jsonBody(), pathID: id)
+          _ = try await store.replaceAgent(tenant: session.tenant, agent)
+          return .redirect(to: "/ui/agents/\(Self.pathSegment(id))?notice=saved")
+        } catch let error as ControlPlaneError where error.status == .unprocessableContent || error.status == .conflict
+        {
+          return try await agentForm(session: session, values: values, isNew: false, error: error)
+        }
+      })
+    ui.post(
+      "/agents/:id/delete",
+      use: form { _, context, session, _ in
+        _ = try await store.deleteAgent(tenant: session.tenant, id: try context.parameters.require("id"))
+        return .redirect(to: "/ui/agents?notice=deleted")
+      })
   }
 
   /// The Register Agent or Edit form, with the API's messages beside their fields when `error`

@@ -24,7 +24,8 @@ struct DashboardSession: Sendable, Equatable {
   static func isWellFormedToken(_ token: String) -> Bool {
     token.utf8.count == 43
       && token.utf8.allSatisfy { byte in
-        (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+        (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+          || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
           || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-")
           || byte == UInt8(ascii: "_")
       }
@@ -120,7 +121,8 @@ extension ControlPlaneStore {
         ).first()
       else { return nil }
       return Stored(
-        tenant: try row.decode(column: "tenant", as: String.self), role: try row.decode(column: "role", as: String.self),
+        tenant: try row.decode(column: "tenant", as: String.self),
+        role: try row.decode(column: "role", as: String.self),
         keyID: try row.decode(column: "key_id", as: String.self),
         createdAt: try row.decode(column: "created_at", as: Int64.self),
         lastSeen: try row.decode(column: "last_seen", as: Int64.self))
