@@ -26,6 +26,13 @@ struct ControlPlaneCommand: AsyncParsableCommand {
   var database: String?
 
   @Option(
+    name: .customLong("secrets-key-file"),
+    help:
+      "File with the AES-256 key that encrypts secrets at rest (base64, one line); created with mode 0600 when missing. Without it secret writes are refused. [REMIT_SECRETS_KEY_FILE]"
+  )
+  var secretsKeyFile: String?
+
+  @Option(
     name: .customLong("log-level"), help: "trace, debug, info, warning or error (default info). [REMIT_LOG_LEVEL]")
   var logLevel: String?
 
@@ -56,6 +63,7 @@ struct ControlPlaneCommand: AsyncParsableCommand {
       port: address.port,
       database: location,
       bootstrapAdminKey: environmentFallback(nil, "REMIT_BOOTSTRAP_ADMIN_KEY"),
+      secretsKeyFile: environmentFallback(secretsKeyFile, "REMIT_SECRETS_KEY_FILE"),
       logger: logger
     )
     let secureFromEnvironment = environmentFallback(nil, "REMIT_DASHBOARD_SECURE_COOKIES")?.lowercased()

@@ -8,6 +8,7 @@ enum APIRequestBody {
   static let agentLimit = 64 << 10
   static let missionLimit = 1 << 20
   static let sectionLimit = 8 << 20
+  static let reportLimit = 16 << 10
 
   static func bytes(_ request: Request, limit: Int) async throws -> [UInt8] {
     do {

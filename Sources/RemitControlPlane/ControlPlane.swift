@@ -55,20 +55,29 @@ public struct ControlPlane: Sendable {
   public var database: DatabaseLocation
   /// REMIT_BOOTSTRAP_ADMIN_KEY: the first admin key, instead of a random one.
   public var bootstrapAdminKey: String?
+  /// `--secrets-key-file` / REMIT_SECRETS_KEY_FILE: the AES-256-GCM key that seals secrets at
+  /// rest, created (0600) when missing. Without it secret writes answer 503 `secrets_disabled`.
+  public var secretsKeyFile: String?
   public var logger: Logger
   /// The `/ui` dashboard's sessions and cookies.
   public var dashboard = DashboardConfiguration()
 
-  public init(host: String, port: Int, database: DatabaseLocation, bootstrapAdminKey: String?, logger: Logger) {
+  public init(
+    host: String, port: Int, database: DatabaseLocation, bootstrapAdminKey: String?, secretsKeyFile: String? = nil,
+    logger: Logger
+  ) {
     self.host = host
     self.port = port
     self.database = database
     self.bootstrapAdminKey = bootstrapAdminKey
+    self.secretsKeyFile = secretsKeyFile
     self.logger = logger
   }
 
   /// Opens the database and runs the migrations.
-  public static func openStore(_ location: DatabaseLocation, logger: Logger) async throws -> ControlPlaneStore {
+  public static func openStore(
+    _ location: DatabaseLocation, logger: Logger, options: ControlPlaneStore.Options = .init()
+  ) async throws -> ControlPlaneStore {
     let database: any ControlPlaneDatabase
     switch location {
     case .sqliteFile(let path): database = try await SQLiteControlPlaneDatabase(path: path, logger: logger)
@@ -81,7 +90,7 @@ public struct ControlPlane: Sendable {
           code: "database_invalid", message: "the PostgreSQL URL is not postgres://user:password@host:port/database")
       }
     }
-    let store = ControlPlaneStore(database: database)
+    let store = ControlPlaneStore(database: database, options: options)
     do {
       try await store.migrate()
     } catch {
@@ -122,7 +131,13 @@ public struct ControlPlane: Sendable {
     announce: @escaping @Sendable (IssuedAPIKey) -> Void,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
   ) async throws {
-    let store = try await Self.openStore(database, logger: logger)
+    var options = ControlPlaneStore.Options()
+    if let secretsKeyFile {
+      options.secretsKey = try SecretsKey.load(fileAt: secretsKeyFile)
+    } else {
+      logger.notice("secrets are disabled; start with --secrets-key-file PATH to store them")
+    }
+    let store = try await Self.openStore(database, logger: logger, options: options)
     do {
       if let issued = try await Self.bootstrap(store, adminKey: bootstrapAdminKey) {
         logger.notice("created tenant default with an admin API key", metadata: ["key_id": "\(issued.id)"])

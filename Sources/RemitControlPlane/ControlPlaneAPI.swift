@@ -22,11 +22,13 @@ public enum ControlPlaneAPI {
     case write
     /// Authorizers too: the snapshot.
     case snapshot
+    /// Authorizers and admins: audit batches and authorizer reports (readers may not forge them).
+    case report
 
     func allows(_ role: APIKeyRole) -> Bool {
       switch (self, role) {
       case (_, .admin): true
-      case (.read, .reader), (.snapshot, .reader), (.snapshot, .authorizer): true
+      case (.read, .reader), (.snapshot, .reader), (.snapshot, .authorizer), (.report, .authorizer): true
       default: false
       }
     }
@@ -36,6 +38,12 @@ public enum ControlPlaneAPI {
     let router = Router()
     router.add(middleware: ControlPlaneErrorMiddleware())
     router.get("/healthz") { _, _ in "ok\n" }
+    router.get("/openapi.yaml") { _, _ in
+      var headers = HTTPFields()
+      headers[.contentType] = "application/yaml"
+      return Response(
+        status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml + "\n")))
+    }
     let v1 = router.group("/v1")
 
     func route(
@@ -100,6 +108,17 @@ public enum ControlPlaneAPI {
       return noContent(version: version)
     }
 
+    // The whole policy document
+    route("/policy", .get, .read) { _, _, principal in
+      let (document, version) = try await store.policyDocument(tenant: principal.tenant)
+      var response = try JSONResponse.make(document)
+      response.headers[policyVersionHeader] = String(version)
+      return response
+    }
+    route("/policy", .put, .write) { request, _, principal in
+      try await replacePolicy(request, tenant: principal.tenant, store: store)
+    }
+
     // Policy sections
     route("/policy/:section", .get, .read) { _, context, principal in
       let section = try policySection(context)
@@ -129,9 +148,56 @@ public enum ControlPlaneAPI {
       return try JSONResponse.make(status: .created, try await store.issueKey(tenant: principal.tenant, role: role))
     }
 
+    route("/api-keys/:id", .delete, .write) { _, context, principal in
+      try await store.deleteKey(tenant: principal.tenant, id: try context.parameters.require("id"))
+      return Response(status: .noContent)
+    }
+
+    // Secrets: write-only values
+    route("/secrets", .get, .write) { _, _, principal in
+      try JSONResponse.make(try await store.secrets(tenant: principal.tenant))
+    }
+    route("/secrets/:name", .put, .write) { request, context, principal in
+      struct SecretBody: Decodable { var value: String }
+      // The JSON escaping of a 64 KiB value can take up to six times its size.
+      let bytes = try await APIRequestBody.bytes(request, limit: 6 * ControlPlaneStore.maximumSecretBytes + 1024)
+      let body = try decodeJSON(SecretBody.self, bytes)
+      try await store.putSecret(
+        tenant: principal.tenant, name: try context.parameters.require("name"), value: body.value)
+      return Response(status: .noContent)
+    }
+    route("/secrets/:name", .delete, .write) { _, context, principal in
+      try await store.deleteSecret(tenant: principal.tenant, name: try context.parameters.require("name"))
+      return Response(status: .noContent)
+    }
+
     // Snapshot
     route("/snapshot", .get, .snapshot) { request, _, principal in
       try await snapshot(request, tenant: principal.tenant, store: store)
+    }
+
+    // Audit events
+    route("/audit/events", .post, .report) { request, _, principal in
+      let batch = try AuditBatch.decode(try await APIRequestBody.bytes(request, limit: AuditBatch.bodyLimit))
+      let result = try await store.appendAuditEvents(
+        tenant: principal.tenant, authorizer: batch.authorizer, batch.events)
+      return try JSONResponse.make(
+        status: .accepted, AuditBatch.Result(accepted: result.accepted, duplicates: result.duplicates))
+    }
+    route("/audit/events", .get, .read) { request, _, principal in
+      try JSONResponse.make(try await store.auditEvents(tenant: principal.tenant, try auditQuery(request)))
+    }
+
+    // Authorizers
+    route("/authorizers/:instance", .put, .report) { request, context, principal in
+      let instance = try context.parameters.require("instance")
+      let report = try decodeJSON(
+        AuthorizerReport.self, try await APIRequestBody.bytes(request, limit: APIRequestBody.reportLimit))
+      return try JSONResponse.make(
+        try await store.reportAuthorizer(tenant: principal.tenant, id: instance, report: report))
+    }
+    route("/authorizers", .get, .read) { _, _, principal in
+      try JSONResponse.make(try await store.authorizers(tenant: principal.tenant))
     }
     return router
   }

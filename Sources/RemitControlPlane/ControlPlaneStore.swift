@@ -8,16 +8,51 @@ import SQLKit
 /// with `PolicySnapshot` and increments the version, so a stored state is always a valid policy.
 public final class ControlPlaneStore: Sendable {
   /// The schema this code writes. Migrations run on `open`.
-  public static let schemaVersion = 1
+  /// 1: policy, keys. 2: audit events, authorizers, secrets.
+  public static let schemaVersion = 2
   public static let defaultTenant = "default"
+
+  /// Limits and clocks that tests (and operators) may change.
+  public struct Options: Sendable {
+    /// The newest audit events kept per tenant; older ones are deleted once the tenant holds 1% more.
+    public var auditEventsPerTenant: Int
+    /// An authorizer not seen for this long is `stale` (it heartbeats every 15 s).
+    public var authorizerStaleAfter: Duration
+    /// An authorizer not seen for this long is removed from the list (pods get new ids on rollout).
+    public var authorizerForgetAfter: Duration
+    /// The current time: injectable so tests can age authorizers without sleeping.
+    public var now: @Sendable () -> Date
+    /// Encrypts secrets at rest; nil disables secret writes (503 `secrets_disabled`).
+    public var secretsKey: SecretsKey?
+
+    public init(
+      auditEventsPerTenant: Int = 1_000_000,
+      authorizerStaleAfter: Duration = .seconds(45),
+      authorizerForgetAfter: Duration = .seconds(7 * 24 * 3600),
+      now: @escaping @Sendable () -> Date = { Date() },
+      secretsKey: SecretsKey? = nil
+    ) {
+      self.auditEventsPerTenant = max(1, auditEventsPerTenant)
+      self.authorizerStaleAfter = authorizerStaleAfter
+      self.authorizerForgetAfter = authorizerForgetAfter
+      self.now = now
+      self.secretsKey = secretsKey
+    }
+  }
 
   let database: any ControlPlaneDatabase
   /// Woken after each commit that changes a tenant's policy version.
   public let versionWatch: PolicyVersionWatch
+  public let options: Options
 
-  public init(database: any ControlPlaneDatabase, versionWatch: PolicyVersionWatch = PolicyVersionWatch()) {
+  public init(
+    database: any ControlPlaneDatabase,
+    versionWatch: PolicyVersionWatch = PolicyVersionWatch(),
+    options: Options = Options()
+  ) {
     self.database = database
     self.versionWatch = versionWatch
+    self.options = options
   }
 
   /// Creates the tables when missing and records the schema version.
@@ -27,11 +62,17 @@ public final class ControlPlaneStore: Sendable {
       let rows = try await db.raw("SELECT version FROM schema_version").all()
       if rows.isEmpty {
         try await db.raw("INSERT INTO schema_version (version) VALUES (\(bind: Self.schemaVersion))").run()
-      } else if let stored = try rows.first?.decode(column: "version", as: Int.self), stored > Self.schemaVersion {
-        throw ControlPlaneError(
-          status: .internalServerError, code: "schema_too_new",
-          message: "the database has schema version \(stored); this remit knows \(Self.schemaVersion). Upgrade remit."
-        )
+      } else if let stored = try rows.first?.decode(column: "version", as: Int.self) {
+        if stored > Self.schemaVersion {
+          throw ControlPlaneError(
+            status: .internalServerError, code: "schema_too_new",
+            message: "the database has schema version \(stored); this remit knows \(Self.schemaVersion). Upgrade remit."
+          )
+        }
+        // Versions so far only add tables and indexes, which the statements above created.
+        if stored < Self.schemaVersion {
+          try await db.raw("UPDATE schema_version SET version = \(bind: Self.schemaVersion)").run()
+        }
       }
     }
   }
@@ -60,6 +101,34 @@ public final class ControlPlaneStore: Sendable {
     """
     CREATE TABLE IF NOT EXISTS policy_versions (tenant VARCHAR(128) PRIMARY KEY REFERENCES tenants(id),
     version BIGINT NOT NULL)
+    """,
+    // Schema 2. Audit events: one row per decision, keyed (tenant, decision_id) for idempotent
+    // replays; `time_us` (microseconds) with `decision_id` is the keyset pages are cut on.
+    """
+    CREATE TABLE IF NOT EXISTS audit_events (tenant VARCHAR(128) NOT NULL REFERENCES tenants(id),
+    decision_id VARCHAR(64) NOT NULL, time_us BIGINT NOT NULL, authorizer VARCHAR(128) NOT NULL,
+    agent TEXT, verdict VARCHAR(8) NOT NULL, reason TEXT, kind VARCHAR(16), document TEXT NOT NULL,
+    PRIMARY KEY (tenant, decision_id))
+    """,
+    "CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events (tenant, time_us, decision_id)",
+    "CREATE INDEX IF NOT EXISTS audit_events_agent ON audit_events (tenant, agent, time_us, decision_id)",
+    "CREATE INDEX IF NOT EXISTS audit_events_verdict ON audit_events (tenant, verdict, time_us, decision_id)",
+    "CREATE INDEX IF NOT EXISTS audit_events_reason ON audit_events (tenant, reason, time_us, decision_id)",
+    "CREATE INDEX IF NOT EXISTS audit_events_kind ON audit_events (tenant, kind, time_us, decision_id)",
+    // How many events a tenant holds, so retention does not count a million rows per batch.
+    """
+    CREATE TABLE IF NOT EXISTS audit_event_counts (tenant VARCHAR(128) PRIMARY KEY REFERENCES tenants(id),
+    stored BIGINT NOT NULL)
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS authorizers (tenant VARCHAR(128) NOT NULL REFERENCES tenants(id),
+    id VARCHAR(128) NOT NULL, policy_version VARCHAR(64), last_sync_us BIGINT, last_seen_us BIGINT NOT NULL,
+    registered_us BIGINT NOT NULL, remit_version VARCHAR(64) NOT NULL, PRIMARY KEY (tenant, id))
+    """,
+    // Secret values only as AES-GCM sealed boxes (nonce + ciphertext + tag), base64.
+    """
+    CREATE TABLE IF NOT EXISTS secrets (tenant VARCHAR(128) NOT NULL REFERENCES tenants(id),
+    name VARCHAR(128) NOT NULL, sealed TEXT NOT NULL, updated_us BIGINT NOT NULL, PRIMARY KEY (tenant, name))
     """,
   ]
 

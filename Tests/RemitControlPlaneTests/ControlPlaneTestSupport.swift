@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import RemitEngine
 import SQLKit
+import Synchronization
 import Testing
 
 @testable import RemitControlPlane
@@ -13,8 +14,11 @@ struct ControlPlaneFixture {
   let store: ControlPlaneStore
   let adminKey: String
 
-  static func make(_ backend: TestBackend = .sqlite) async throws -> ControlPlaneFixture {
-    let store = try await ControlPlane.openStore(try await backend.freshLocation(), logger: quietLogger)
+  static func make(
+    _ backend: TestBackend = .sqlite, options: ControlPlaneStore.Options = .init()
+  ) async throws -> ControlPlaneFixture {
+    let store = try await ControlPlane.openStore(
+      try await backend.freshLocation(), logger: quietLogger, options: options)
     let issued = try #require(try await ControlPlane.bootstrap(store, adminKey: nil))
     return ControlPlaneFixture(store: store, adminKey: issued.key)
   }
@@ -129,4 +133,37 @@ enum TestBackend: String, Sendable, CustomTestStringConvertible {
       return .postgres(url: try #require(components.string))
     }
   }
+}
+
+/// A clock tests move by hand, so time-based states (a stale authorizer) need no sleeping.
+final class TestClock: Sendable {
+  private let current: Mutex<Date>
+
+  init(_ start: Date = Date(timeIntervalSince1970: 1_795_000_000)) { current = Mutex(start) }
+
+  func now() -> Date { current.withLock { $0 } }
+
+  func advance(seconds: TimeInterval) { current.withLock { $0 += seconds } }
+}
+
+/// An audit event for tests: `offset` seconds after a fixed time.
+func auditEvent(
+  _ id: String, offset: Int, verdict: String = "allow", agent: String? = "checkout-bot", reason: String? = nil,
+  kind: String? = "east_west"
+) -> AuditEvent {
+  AuditEvent(
+    decisionId: id, time: Date(timeIntervalSince1970: 1_795_000_000 + TimeInterval(offset) + 0.123),
+    verdict: verdict, reason: reason, mode: "enforce", agent: agent,
+    sourcePrincipal: "spiffe://cluster.local/ns/agents/sa/checkout-bot", destination: "tools/inventory", kind: kind,
+    method: "POST", path: "/mcp", tool: "get_stock", policyVersion: "1", findings: ["credit_card@body"],
+    aibom: .init(publisher: "acme", version: "1.2.0", risk: "low"), latencyUs: 42)
+}
+
+/// The body of `POST /v1/audit/events`.
+func auditBatchJSON(_ events: [AuditEvent], authorizer: String = "authz-1") throws -> String {
+  struct Batch: Encodable {
+    var authorizer: String
+    var events: [AuditEvent]
+  }
+  return String(decoding: try JSONEncoder().encode(Batch(authorizer: authorizer, events: events)), as: UTF8.self)
 }
