@@ -17,7 +17,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from support.procs import ManagedProcess, free_port, wait_until
 from support.remit import binary_or_fail
@@ -97,13 +98,20 @@ def signed_in(control_plane, browser):
     browser.get(control_plane.url + "/ui/agents")
     if browser.current_url.endswith("/ui/sign-in"):
         browser.find_element(By.ID, "key").send_keys(control_plane.admin_key)
-        browser.find_element(By.CSS_SELECTOR, "form[action='/ui/sign-in'] button[type=submit]").click()
+        click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/ui/sign-in'] button[type=submit]"))
     assert browser.current_url == control_plane.url + "/ui/agents", browser.page_source[:2000]
     return browser
 
 
+def click_and_wait(browser, element):
+    """Clicks a submit button and waits for the next page (a click does not always wait for it)."""
+    old_page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 15).until(staleness_of(old_page))
+
+
 def submit(browser, form_selector: str = "main form.stacked"):
-    browser.find_element(By.CSS_SELECTOR, f"{form_selector} button[type=submit]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, f"{form_selector} button[type=submit]"))
 
 
 def fill(browser, field_id: str, value: str):
@@ -139,7 +147,7 @@ def test_sign_in_sets_a_strict_httponly_session_cookie(control_plane, browser):
     assert browser.current_url == control_plane.url + "/ui/sign-in"
     assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in"
     browser.find_element(By.ID, "key").send_keys(control_plane.admin_key)
-    browser.find_element(By.CSS_SELECTOR, "form[action='/ui/sign-in'] button[type=submit]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/ui/sign-in'] button[type=submit]"))
     assert browser.current_url == control_plane.url + "/ui/agents"
     assert browser.find_element(By.TAG_NAME, "h1").text == "Agents"
     assert "default" in browser.find_element(By.CSS_SELECTOR, ".who").text
@@ -155,7 +163,7 @@ def test_a_wrong_key_is_refused_on_the_page(control_plane, browser):
     browser.delete_all_cookies()
     browser.get(control_plane.url + "/ui/sign-in")
     browser.find_element(By.ID, "key").send_keys("remit_not-a-key-of-this-control-plane-at-all-000")
-    browser.find_element(By.CSS_SELECTOR, "form[action='/ui/sign-in'] button[type=submit]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/ui/sign-in'] button[type=submit]"))
     assert "not accepted" in browser.find_element(By.ID, "sign-in-error").text
     assert browser.get_cookie("remit_session") is None
 
@@ -204,7 +212,7 @@ def test_an_identity_bound_to_another_agent_is_a_conflict_on_the_form(control_pl
 def test_edit_an_agent(control_plane, signed_in):
     register_agent(signed_in, control_plane.url, "e2e-edit", "agents", "e2e-edit")
     signed_in.get(control_plane.url + "/ui/agents/e2e-edit")
-    signed_in.find_element(By.LINK_TEXT, "Edit").click()
+    click_and_wait(signed_in, signed_in.find_element(By.LINK_TEXT, "Edit"))
     assert signed_in.find_element(By.ID, "namespace").get_attribute("value") == "agents"
     fill(signed_in, "description", "Edited in a browser")
     Select(signed_in.find_element(By.ID, "mode")).select_by_value("observe")
@@ -270,7 +278,7 @@ def test_a_decision_appears_and_the_filter_narrows_it(control_plane, signed_in):
     fill(signed_in, "agent", "e2e-rogue")
     Select(signed_in.find_element(By.ID, "verdict")).select_by_value("deny")
     fill(signed_in, "reason", "scope_tool_denied")
-    signed_in.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    click_and_wait(signed_in, signed_in.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]"))
     assert "agent=e2e-rogue" in signed_in.current_url
     rows = signed_in.find_elements(By.CSS_SELECTOR, "#decisions tbody tr")
     assert [row.get_attribute("data-decision") for row in rows] == [f"e2e-deny-{suffix}"]
@@ -278,7 +286,7 @@ def test_a_decision_appears_and_the_filter_narrows_it(control_plane, signed_in):
     assert signed_in.find_element(By.ID, "agent").get_attribute("value") == "e2e-rogue"
 
     Select(signed_in.find_element(By.ID, "verdict")).select_by_value("allow")
-    signed_in.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    click_and_wait(signed_in, signed_in.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]"))
     assert signed_in.find_elements(By.CSS_SELECTOR, "#decisions tbody tr") == []
     assert signed_in.find_element(By.ID, "no-decisions").text == "No decisions match."
 
@@ -296,7 +304,7 @@ def test_a_form_posted_without_its_csrf_token_is_refused(control_plane, signed_i
 
 
 def test_sign_out_ends_the_session(control_plane, signed_in):
-    signed_in.find_element(By.CSS_SELECTOR, "form.sign-out button[type=submit]").click()
+    click_and_wait(signed_in, signed_in.find_element(By.CSS_SELECTOR, "form.sign-out button[type=submit]"))
     assert signed_in.current_url == control_plane.url + "/ui/sign-in"
     assert signed_in.get_cookie("remit_session") is None
     signed_in.get(control_plane.url + "/ui/agents")
