@@ -33,6 +33,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
   ],
   targets: [
     // The system zlib (Debian zlib1g-dev), for bounded gzip/deflate body decoding.
@@ -91,7 +92,12 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        // The dashboard: templates rendered server-side; Yams reads missions typed as YAML.
+        .product(name: "Mustache", package: "swift-mustache"),
+        .product(name: "Yams", package: "Yams"),
       ],
+      // The .mustache sources of Dashboard/DashboardTemplates.swift (scripts/generate-dashboard-templates.py).
+      exclude: ["Dashboard/Templates"],
       swiftSettings: swiftSettings
     ),
     // The commands of the `remit` executable.

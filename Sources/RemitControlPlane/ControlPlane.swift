@@ -59,6 +59,8 @@ public struct ControlPlane: Sendable {
   /// rest, created (0600) when missing. Without it secret writes answer 503 `secrets_disabled`.
   public var secretsKeyFile: String?
   public var logger: Logger
+  /// The `/ui` dashboard's sessions and cookies.
+  public var dashboard = DashboardConfiguration()
 
   public init(
     host: String, port: Int, database: DatabaseLocation, bootstrapAdminKey: String?, secretsKeyFile: String? = nil,
@@ -110,10 +112,13 @@ public struct ControlPlane: Sendable {
     host: String,
     port: Int,
     logger: Logger,
+    dashboard: DashboardConfiguration = DashboardConfiguration(),
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
   ) -> some ApplicationProtocol {
-    Application(
-      router: ControlPlaneAPI.router(store: store),
+    let router = ControlPlaneAPI.router(store: store)
+    Dashboard.mount(on: router, store: store, configuration: dashboard)
+    return Application(
+      router: router,
       configuration: .init(address: .hostname(host, port: port), serverName: "remit-control-plane"),
       onServerRunning: onServerRunning,
       logger: logger
@@ -139,7 +144,7 @@ public struct ControlPlane: Sendable {
         if bootstrapAdminKey == nil { announce(issued) }
       }
       let application = Self.application(
-        store: store, host: host, port: port, logger: logger, onServerRunning: onServerRunning)
+        store: store, host: host, port: port, logger: logger, dashboard: dashboard, onServerRunning: onServerRunning)
       let group = ServiceGroup(
         configuration: .init(
           services: [application],

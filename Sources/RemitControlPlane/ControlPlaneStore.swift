@@ -58,7 +58,7 @@ public final class ControlPlaneStore: Sendable {
   /// Creates the tables when missing and records the schema version.
   public func migrate() async throws {
     try await database.transaction { db in
-      for statement in Self.schema { try await db.raw(SQLQueryString(statement)).run() }
+      for statement in Self.schema + Self.dashboardSchema { try await db.raw(SQLQueryString(statement)).run() }
       let rows = try await db.raw("SELECT version FROM schema_version").all()
       if rows.isEmpty {
         try await db.raw("INSERT INTO schema_version (version) VALUES (\(bind: Self.schemaVersion))").run()

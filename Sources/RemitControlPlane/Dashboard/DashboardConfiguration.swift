@@ -1,0 +1,25 @@
+/// How the dashboard at `/ui` keeps its sessions and cookies.
+public struct DashboardConfiguration: Sendable, Equatable {
+  /// A session unused for this long ends (seconds).
+  public var idleTimeout: Int64
+  /// A session ends this long after sign-in, however active (seconds).
+  public var absoluteTimeout: Int64
+  /// At most this many live sessions per tenant; signing in beyond it ends the least recently used.
+  public var maximumSessionsPerTenant: Int
+  /// Mark cookies `Secure` on every response. They are also marked `Secure` on a request that
+  /// arrived over TLS at a proxy (`X-Forwarded-Proto: https`). The control plane itself serves
+  /// plain HTTP, so without either the browser would refuse a `Secure` cookie over http://.
+  public var secureCookies: Bool
+
+  public init(
+    idleTimeout: Int64 = 30 * 60,
+    absoluteTimeout: Int64 = 8 * 60 * 60,
+    maximumSessionsPerTenant: Int = 1000,
+    secureCookies: Bool = false
+  ) {
+    self.idleTimeout = idleTimeout
+    self.absoluteTimeout = absoluteTimeout
+    self.maximumSessionsPerTenant = maximumSessionsPerTenant
+    self.secureCookies = secureCookies
+  }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SQLKit
+import Testing
+
+@testable import RemitControlPlane
+
+@Suite struct DashboardSessionTests {
+  @Test func withoutASessionEveryPageRedirectsToSignIn() async throws {
+    let fixture = try await ControlPlaneFixture.make()
+    try await fixture.withDashboard { client in
+      for path in ["/ui", "/ui/agents", "/ui/agents/new", "/ui/missions", "/ui/decisions", "/ui/authorizers"] {
+        let response = try await client.executeRequest(uri: path, method: .get, headers: [:], body: nil)
+        #expect(response.status == .seeOther, "\(path)")
+        #expect(response.headers[.location] == "/ui/sign-in", "\(path)")
+      }
+    }
+  }
+
+  @Test func signingInWithAnAdminKeyStartsASessionWithAStrictHttpOnlyCookie() async throws {
+    let fixture = try await ControlPlaneFixture.make()
+    try await fixture.withDashboard { client in
+      let browser = DashboardBrowser(client)
+      let signIn = try await browser.signIn(fixture.adminKey)
+      #expect(signIn.status == .seeOther)
+      #expect(signIn.headers[.location] == "/ui/agents")
+      let cookie = try #require(browser.setCookies[DashboardSecurity.sessionCookie])
+      #expect(cookie.contains("; HttpOnly"))
+      #expect(cookie.contains("; SameSite=Strict"))
+      #expect(cookie.contains("; Path=/ui"))
+      #expect(!cookie.contains("Secure"))
+      let token = try #require(browser.cookies[DashboardSecurity.sessionCookie])
+      #expect(token.utf8.count == 43)
+
+      let agents = try await browser.get("/ui/agents")
+      #expect(agents.status == .ok)
+      #expect(agents.text.contains("<h1>Agents</h1>"))
+      #expect(agents.text.contains("Tenant <strong>default</strong> · admin"))
+      #expect(try await browser.get("/ui").headers[.location] == "/ui/agents")
+    }
+  }
+
+  @Test func theSessionIdIsStoredOnlyAsItsHash() async throws {
+    let fixture = try await ControlPlaneFixture.make()
+    let store = fixture.store
+    try await fixture.withDashboard { client in
+      let browser = DashboardBrowser(client)
+      _ = try await browser.signIn(fixture.adminKey)
+      let token = try #require(browser.cookies[DashboardSecurity.sessionCookie])
+      let stored = try await store.database.read { db in
+        try await db.raw("SELECT id_hash FROM dashboard_sessions").all().map {
+          try $0.decode(column: "id_hash", as: String.self)
+        }
+      }
+      #expect(stored == [APIKey.hash(token)])
+    }
+  }
+
+  @Test func cookiesAreSecureWhenConfiguredOrWhenTheProxySaysHTTPS() async throws {
+    let fixture = try await ControlPlaneFixture.make()
+    try await fixture.withDashboard(DashboardConfiguration(secureCookies: true)) { client in
+      let browser = DashboardBrowser(client)
+      _ = try await browser.signIn(fixture.adminKey)
+      #expect(browser.setCookies[DashboardSecurity.sessionCookie]?.hasSuffix("; Secure") == true)
+    }
+    let proxied = try await ControlPlaneFixture.make()
+    try await proxied.withDashboard { client in
+      let browser = DashboardBrowser(client)
+      let https: HTTPFields = [DashboardSecurity.xForwardedProto: "https"]
+      let page = try await browser.get("/ui/sign-in", headers: https)
+      #expect(browser.setCookies[DashboardSecurity.signInCookie]?.hasSuffix("; Secure") == true)
+      let token = try #require(DashboardBrowser.csrf(in: page.text))
+      _ = try await browser.post("/ui/sign-in", [("csrf", token), ("key", proxied.adminKey)], headers: https)
+      #expect(browser.setCookies[DashboardSecurity.sessionCookie]?.hasSuffix("; Secure") == true)
+    }
+  }
+
+  @Test func authorizerKeysAndUnknownKeysCannotSignIn() async throws {
+    let fixture = try await ControlPlaneFixture.make()
+    let authorizer = try await fixture.store.issueKey(tenant: "default", role: .authorizer)
+    try await fixture.withDashboard { client in
+      let browser = DashboardBrowser(client)
+      let refused = try await browser.signIn(authorizer.key)
+      #expect(refused.status == .forbidden)
+      #expect(refused.text.contains("Authorizer keys cannot sign in"))
+      #expect(browser.cookies[DashboardSecurity.sessionCookie] == nil)
+
+      let unknown = try await browser.signIn("remit_" + String(repeating: "x", count: 43))
+      #expect(unknown.status == .unauthorized)
+      #expect(unknown.text.contains("That API key was not accepted"))
+      #expect(browser.cookies[DashboardSecurity.sessionCookie] == nil)
+      #expect(try await browser.get("/ui/agents").status == .seeOther)
+    }
+  }
+
+  @Test func signingOutEndsTheSession() async throws {
+    let fixture = try await ControlPlaneFixture.make()
+    let store = fixture.store
+    try await fixture.withDashboard { client in
+      let browser = DashboardBrowser(client)
+      _ = try await browser.signIn(fixture.adminKey)
+      let stolen = try #require(browser.cookies[DashboardSecurity.sessionCookie])
+      let csrf = try await browser.csrf(from: "/ui/agents")
+      let signOut = try await browser.post("/ui/sign-out", [("csrf", csrf)])
+      #expect(signOut.status == .seeOther)
+      #expect(signOut.headers[.location] == "/ui/sign-in")
+      #expect(browser.cookies[DashboardSecurity.sessionCookie] == nil)
+      #expect(try await store.dashboardSessionCount(tenant: "default") == 0)
+      // The old cookie is worth nothing now.
+      let replay = try await client.executeRequest(
+        uri: "/ui/agents", method: .get, headers: [.cookie: "\(DashboardSecurity.sessionCookie)=\(stolen)"], body: nil)
+      #expect(replay.status == .seeOther)
+    }
+  }
+
+  @Test func sessionsExpireWhenIdleAndAfterTheAbsoluteLifetime() async throws {
+    let fixture = try await ControlPlaneFixture.make()
+    let store = fixture.store
+    let configuration = DashboardConfiguration(idleTimeout: 600, absoluteTimeout: 3600)
+    let principal = try #require(try await store.authenticate(key: fixture.adminKey))
+
+    let (idle, _) = try await store.createDashboardSession(for: principal, configuration: configuration, now: 10_000)
+    #expect(try await store.dashboardSession(token: idle, configuration: configuration, now: 10_599) != nil)
+    // That use moved the idle deadline.
+    #expect(try await store.dashboardSession(token: idle, configuration: configuration, now: 11_100) != nil)
+    #expect(try await store.dashboardSession(token: idle, configuration: configuration, now: 11_800) == nil)
+
+    let (busy, _) = try await store.createDashboardSession(for: principal, configuration: configuration, now: 20_000)
+    for minute in stride(from: 20_300, to: 23_600, by: 300) {
+      #expect(try await store.dashboardSession(token: busy, configuration: configuration, now: Int64(minute)) != nil)
+    }
+    #expect(try await store.dashboardSession(token: busy, configuration: configuration, now: 23_600) == nil)
+    try await store.close()
+  }
+
+  @Test func sessionsPerTenantAreBoundedAndTheLeastRecentlyUsedGoesFirst() async throws {
+    let fixture = try await ControlPlaneFixture.make()
+    let store = fixture.store
+    let configuration = DashboardConfiguration(maximumSessionsPerTenant: 2)
+    let principal = try #require(try await store.authenticate(key: fixture.adminKey))
+    let (first, _) = try await store.createDashboardSession(for: principal, configuration: configuration, now: 1000)
+    let (second, _) = try await store.createDashboardSession(for: principal, configuration: configuration, now: 1100)
+    // Using the first makes the second the least recently used.
+    #expect(try await store.dashboardSession(token: first, configuration: configuration, now: 1200) != nil)
+    let (third, _) = try await store.createDashboardSession(for: principal, configuration: configuration, now: 1300)
+    #expect(try await store.dashboardSessionCount(tenant: "default") == 2)
+    #expect(try await store.dashboardSession(token: second, configuration: configuration, now: 1300) == nil)
+    #expect(try await store.dashboardSession(token: first, configuration: configuration, now: 1300) != nil)
+    #expect(try await store.dashboardSession(token: third, configuration: configuration, now: 1300) != nil)
+    try await store.close()
+  }
+
+  @Test func removingTheAPIKeyEndsItsSessions() async throws {
+    let fixture = try await ControlPlaneFixture.make()
+    let store = fixture.store
+    let reader = try await store.issueKey(tenant: "default", role: .reader)
+    let principal = try #require(try await store.authenticate(key: reader.key))
+    let configuration = DashboardConfiguration()
+    let (token, _) = try await store.createDashboardSession(for: principal, configuration: configuration, now: 1000)
+    #expect(try await store.dashboardSession(token: token, configuration: configuration, now: 1001) != nil)
+    try await store.database.transaction { db in
+      try await db.raw("DELETE FROM api_keys WHERE id = \(bind: reader.id)").run()
+    }
+    #expect(try await store.dashboardSession(token: token, configuration: configuration, now: 1002) == nil)
+    try await store.close()
+  }
+
+  @Test func malformedSessionCookiesAreNotLookedUp() {
+    #expect(!DashboardSession.isWellFormedToken(""))
+    #expect(!DashboardSession.isWellFormedToken(String(repeating: "a", count: 42)))
+    #expect(!DashboardSession.isWellFormedToken(String(repeating: "a", count: 42) + "'"))
+    #expect(DashboardSession.isWellFormedToken(DashboardSession.newToken()))
+    #expect(DashboardSession.newToken() != DashboardSession.newToken())
+  }
+}
