@@ -20,13 +20,15 @@ if [[ "$(id -u)" == "0" ]]; then
 fi
 cleanup() {
   "${RUN[@]}" "$PG_BIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true
+  # The server's log outlives the cluster, for a failure's diagnosis.
+  cp "$DIR/server.log" /tmp/remit-pg-server.log 2>/dev/null || true
   rm -rf "$DIR"
 }
 trap cleanup EXIT
 
 "${RUN[@]}" "$PG_BIN/initdb" -D "$DIR/data" -U remit --auth=trust --no-sync >/dev/null
 "${RUN[@]}" "$PG_BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
-  -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off" start >/dev/null
+  -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off -c max_connections=600" start >/dev/null
 
 export REMIT_TEST_POSTGRES_URL="postgres://remit@127.0.0.1:$PORT/postgres?sslmode=disable"
 cd "$(dirname "$0")/.."

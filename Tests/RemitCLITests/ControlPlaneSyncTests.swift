@@ -83,6 +83,45 @@ import Testing
     }
   }
 
+  @Test func policyExportAndApplyRoundTripThroughTheControlPlane() async throws {
+    try await SyncFixture.with { fixture in
+      let directory = try SyncFixture.temporaryDirectory()
+      defer { try? FileManager.default.removeItem(atPath: directory) }
+      let connection = ["--control-plane", "http://127.0.0.1:\(fixture.controlPlanePort)", "--api-key", fixture.adminKey]
+      let exported = directory + "/policy.yaml"
+      #expect(await CLIHarness.exitCode(["policy", "export", "--output", exported] + connection) == 0)
+      let text = try String(contentsOfFile: exported, encoding: .utf8)
+      let document = try PolicyDocument.load(Array(text.utf8), format: .yaml)
+      #expect(document.agents?.map(\.id).sorted() == ["batch-reporter", "checkout-bot", "planner", "research-bot"])
+
+      // Edit in git, apply: one new version with the change, enforced by the authorizer.
+      let before = try await fixture.store.policyVersion(tenant: "default")
+      var changed = document
+      let index = try #require(changed.missions?.firstIndex { $0.id == "checkout" })
+      changed.missions?[index].allow?[0].mcp?.tools = ["get_stock"]
+      let edited = String(decoding: try JSONEncoder().encode(changed), as: UTF8.self)
+      let editedFile = directory + "/policy.json"
+      try edited.write(toFile: editedFile, atomically: true, encoding: .utf8)
+      #expect(await CLIHarness.exitCode(["policy", "apply", editedFile, "--dry-run"] + connection) == 0)
+      #expect(try await fixture.store.policyVersion(tenant: "default") == before)
+      #expect(await CLIHarness.exitCode(["policy", "apply", editedFile] + connection) == 0)
+      #expect(try await fixture.store.policyVersion(tenant: "default") == before + 1)
+      let checkout = try await fixture.store.mission(tenant: "default", id: "checkout")
+      #expect(checkout.allow?.first?.mcp?.tools == ["get_stock"])
+      try await fixture.waitUntilApplied(before + 1)
+
+      // An invalid document changes nothing and exits 1; a reader key cannot apply.
+      try "apiVersion: remit/v1\nkind: Policy\nagents: [{id: a, meshIdentity: {namespace: x}}]\n".write(
+        toFile: exported, atomically: true, encoding: .utf8)
+      #expect(await CLIHarness.exitCode(["policy", "apply", exported] + connection) == 1)
+      let reader = try await fixture.store.issueKey(tenant: "default", role: .reader).key
+      let asReader = ["--control-plane", "http://127.0.0.1:\(fixture.controlPlanePort)", "--api-key", reader]
+      #expect(await CLIHarness.exitCode(["policy", "apply", editedFile] + asReader) == 1)
+      #expect(await CLIHarness.exitCode(["policy", "export", "--format", "json"] + asReader) == 0)
+      #expect(try await fixture.store.policyVersion(tenant: "default") == before + 1)
+    }
+  }
+
   @Test func aSnapshotThatDoesNotValidateHereKeepsTheLastGoodOne() async throws {
     try await SyncFixture.with { fixture in
       let first = try await fixture.store.policyVersion(tenant: "default")

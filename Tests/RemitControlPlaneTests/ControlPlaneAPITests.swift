@@ -185,8 +185,8 @@ import Testing
         }
         return try await group.reduce(into: []) { $0.append($1) }
       }
-      #expect(statuses.filter { $0.0 == .created }.count == 1)
-      #expect(statuses.filter { $0.0 == .conflict }.count == 7)
+      #expect(statuses.filter { $0.0 == .created }.count == 1, "\(statuses.map(\.0.code))")
+      #expect(statuses.filter { $0.0 == .conflict }.count == 7, "\(statuses.map(\.0.code))")
 
       let versions = try await withThrowingTaskGroup(of: String?.self) { group in
         for index in 0..<8 {

@@ -18,8 +18,10 @@ import Testing
     }
   }
 
-  @Test func signingInWithAnAdminKeyStartsASessionWithAStrictHttpOnlyCookie() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  // On both stores: the session SQL runs on SQLite and PostgreSQL alike.
+  @Test(arguments: TestBackend.all)
+  func signingInWithAnAdminKeyStartsASessionWithAStrictHttpOnlyCookie(_ backend: TestBackend) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     try await fixture.withDashboard { client in
       let browser = DashboardBrowser(client)
       let signIn = try await browser.signIn(fixture.adminKey)
@@ -41,8 +43,10 @@ import Testing
     }
   }
 
-  @Test func theSessionIdIsStoredOnlyAsItsHash() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  // On both stores: the session SQL runs on SQLite and PostgreSQL alike.
+  @Test(arguments: TestBackend.all)
+  func theSessionIdIsStoredOnlyAsItsHash(_ backend: TestBackend) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     let store = fixture.store
     try await fixture.withDashboard { client in
       let browser = DashboardBrowser(client)
@@ -94,8 +98,10 @@ import Testing
     }
   }
 
-  @Test func signingOutEndsTheSession() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  // On both stores: the session SQL runs on SQLite and PostgreSQL alike.
+  @Test(arguments: TestBackend.all)
+  func signingOutEndsTheSession(_ backend: TestBackend) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     let store = fixture.store
     try await fixture.withDashboard { client in
       let browser = DashboardBrowser(client)
@@ -114,8 +120,10 @@ import Testing
     }
   }
 
-  @Test func sessionsExpireWhenIdleAndAfterTheAbsoluteLifetime() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  // On both stores: the session SQL runs on SQLite and PostgreSQL alike.
+  @Test(arguments: TestBackend.all)
+  func sessionsExpireWhenIdleAndAfterTheAbsoluteLifetime(_ backend: TestBackend) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     let store = fixture.store
     let configuration = DashboardConfiguration(idleTimeout: 600, absoluteTimeout: 3600)
     let principal = try #require(try await store.authenticate(key: fixture.adminKey))
@@ -134,8 +142,10 @@ import Testing
     try await store.close()
   }
 
-  @Test func sessionsPerTenantAreBoundedAndTheLeastRecentlyUsedGoesFirst() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  // On both stores: the session SQL runs on SQLite and PostgreSQL alike.
+  @Test(arguments: TestBackend.all)
+  func sessionsPerTenantAreBoundedAndTheLeastRecentlyUsedGoesFirst(_ backend: TestBackend) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     let store = fixture.store
     let configuration = DashboardConfiguration(maximumSessionsPerTenant: 2)
     let principal = try #require(try await store.authenticate(key: fixture.adminKey))
@@ -151,8 +161,10 @@ import Testing
     try await store.close()
   }
 
-  @Test func removingTheAPIKeyEndsItsSessions() async throws {
-    let fixture = try await ControlPlaneFixture.make()
+  // On both stores: the session SQL runs on SQLite and PostgreSQL alike.
+  @Test(arguments: TestBackend.all)
+  func removingTheAPIKeyEndsItsSessions(_ backend: TestBackend) async throws {
+    let fixture = try await ControlPlaneFixture.make(backend)
     let store = fixture.store
     let reader = try await store.issueKey(tenant: "default", role: .reader)
     let principal = try #require(try await store.authenticate(key: reader.key))

@@ -17,7 +17,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from support.procs import ManagedProcess, free_port, wait_until
@@ -103,11 +103,24 @@ def signed_in(control_plane, browser):
     return browser
 
 
+def _gone(element):
+    """True once `element` no longer belongs to the current document. Chrome reports a node of a
+    page that was navigated away from either as stale or as "does not belong to the document"
+    (an unknown error), depending on timing; both mean the next page is there."""
+    def check(_browser):
+        try:
+            element.is_enabled()
+            return False
+        except (StaleElementReferenceException, WebDriverException):
+            return True
+    return check
+
+
 def click_and_wait(browser, element):
     """Clicks a submit button and waits for the next page (a click does not always wait for it)."""
     old_page = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(browser, 15).until(staleness_of(old_page))
+    WebDriverWait(browser, 15).until(_gone(old_page))
 
 
 def submit(browser, form_selector: str = "main form.stacked"):
