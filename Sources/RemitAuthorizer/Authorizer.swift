@@ -63,9 +63,17 @@ public struct Authorizer: Sendable {
       }
     }
 
+    let transportSecurity: HTTP2ServerTransport.Posix.TransportSecurity
+    if let tls = configuration.tls {
+      let reloader = try ListenerTLS.reloader(tls, logger: logger)
+      transportSecurity = try ListenerTLS.transportSecurity(tls, reloader: reloader)
+      services.append(reloader)
+    } else {
+      transportSecurity = .plaintext
+    }
     let transport = HTTP2ServerTransport.Posix(
       address: configuration.listen.socketAddress,
-      transportSecurity: .plaintext
+      transportSecurity: transportSecurity
     )
     let server = GRPCServer(
       transport: transport,

@@ -6,9 +6,37 @@ public enum PolicySource: Sendable, Equatable {
   case controlPlane(ControlPlaneConnection)
 }
 
+/// The gRPC listener's TLS (SPEC section 11): the server certificate and key, reloaded when the
+/// files change, and client certificates verified against the mesh CA.
+public struct TLSFiles: Sendable, Equatable {
+  /// PEM certificate chain, leaf first.
+  public var certificate: String
+  /// PEM private key of the leaf.
+  public var privateKey: String
+  /// PEM bundle of the CAs client certificates must chain to (the mesh root).
+  public var clientCA: String?
+  /// On by default: Envoy presents its mesh certificate; anyone else is refused in the handshake.
+  public var requireClientCertificate: Bool
+  /// How often the certificate and key files are checked for a rotation.
+  public var reloadInterval: Duration
+
+  public init(
+    certificate: String, privateKey: String, clientCA: String?, requireClientCertificate: Bool = true,
+    reloadInterval: Duration = .seconds(5)
+  ) {
+    self.certificate = certificate
+    self.privateKey = privateKey
+    self.clientCA = clientCA
+    self.requireClientCertificate = requireClientCertificate
+    self.reloadInterval = reloadInterval
+  }
+}
+
 /// Everything `remit serve` needs, with the defaults of SPEC section 12.
 public struct AuthorizerConfiguration: Sendable {
   public var policySource: PolicySource
+  /// TLS for the gRPC listener; nil is plaintext, allowed on loopback only.
+  public var tls: TLSFiles?
   /// gRPC listener for ext_authz and health.
   public var listen: ListenAddress
   /// HTTP listener for `/healthz` and `/readyz`; nil to disable.
@@ -23,11 +51,12 @@ public struct AuthorizerConfiguration: Sendable {
     listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 9191),
     adminListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 9901),
     policyPollInterval: Duration = .milliseconds(500),
-    instanceID: String = "remit-authorizer"
+    instanceID: String = "remit-authorizer",
+    tls: TLSFiles? = nil
   ) {
     self.init(
       policySource: .file(policyFile), listen: listen, adminListen: adminListen,
-      policyPollInterval: policyPollInterval, instanceID: instanceID)
+      policyPollInterval: policyPollInterval, instanceID: instanceID, tls: tls)
   }
 
   public init(
@@ -35,24 +64,37 @@ public struct AuthorizerConfiguration: Sendable {
     listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 9191),
     adminListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 9901),
     policyPollInterval: Duration = .milliseconds(500),
-    instanceID: String = "remit-authorizer"
+    instanceID: String = "remit-authorizer",
+    tls: TLSFiles? = nil
   ) {
     self.policySource = policySource
     self.listen = listen
     self.adminListen = adminListen
     self.policyPollInterval = policyPollInterval
     self.instanceID = instanceID
+    self.tls = tls
   }
 
-  /// Refuses what must never run: plaintext gRPC on anything but loopback.
+  /// Refuses what must never run: plaintext gRPC on anything but loopback, TLS that would not
+  /// verify its clients.
   public func validate() throws(ConfigurationError) {
     if case .controlPlane(let connection) = policySource { try connection.validate() }
-    guard listen.isLoopback else {
+    if let tls {
+      if tls.requireClientCertificate, tls.clientCA == nil {
+        throw ConfigurationError(
+          code: "tls_client_ca_missing",
+          message: """
+            --tls-client-ca FILE is required to verify Envoy's client certificate (the mesh root CA); \
+            only if something else authenticates callers, set --tls-require-client-cert=false
+            """)
+      }
+    } else if !listen.isLoopback {
       throw ConfigurationError(
         code: "plaintext_not_loopback",
         message: """
           refusing to serve plaintext gRPC on \(listen): plaintext is allowed on a loopback address only \
-          (127.0.0.1, ::1 or localhost). Listen on loopback, or configure TLS when it is available.
+          (127.0.0.1, ::1 or localhost). Listen on loopback, or give --tls-cert, --tls-key and \
+          --tls-client-ca.
           """
       )
     }

@@ -54,6 +54,22 @@ struct ServeCommand: AsyncParsableCommand {
   )
   var adminListen: String?
 
+  @Option(name: .customLong("tls-cert"), help: "PEM certificate chain for the gRPC listener. [REMIT_TLS_CERT]")
+  var tlsCert: String?
+
+  @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert. [REMIT_TLS_KEY]")
+  var tlsKey: String?
+
+  @Option(
+    name: .customLong("tls-client-ca"),
+    help: "PEM CA bundle that client certificates must chain to (the mesh root). [REMIT_TLS_CLIENT_CA]")
+  var tlsClientCA: String?
+
+  @Option(
+    name: .customLong("tls-require-client-cert"),
+    help: "Refuse clients without a certificate from --tls-client-ca (default true). [REMIT_TLS_REQUIRE_CLIENT_CERT]")
+  var tlsRequireClientCert: Bool?
+
   @Option(
     name: .customLong("log-level"), help: "trace, debug, info, warning or error (default info). [REMIT_LOG_LEVEL]")
   var logLevel: String?
@@ -66,7 +82,8 @@ struct ServeCommand: AsyncParsableCommand {
         policySource: try policySource(),
         listen: try ListenAddress(parsing: environmentFallback(listen, "REMIT_LISTEN") ?? "127.0.0.1:9191"),
         adminListen: try ListenAddress(
-          parsing: environmentFallback(adminListen, "REMIT_ADMIN_LISTEN") ?? "127.0.0.1:9901")
+          parsing: environmentFallback(adminListen, "REMIT_ADMIN_LISTEN") ?? "127.0.0.1:9901"),
+        tls: try tlsFiles()
       )
       try configuration.validate()
     } catch {
@@ -108,6 +125,32 @@ struct ServeCommand: AsyncParsableCommand {
       throw ConfigurationError(
         code: "policy_source_missing",
         message: "--policy FILE or --control-plane URL is required (or REMIT_POLICY / REMIT_CONTROL_PLANE)")
+    }
+  }
+
+  func tlsFiles() throws -> TLSFiles? {
+    let certificate = environmentFallback(tlsCert, "REMIT_TLS_CERT")
+    let key = environmentFallback(tlsKey, "REMIT_TLS_KEY")
+    let clientCA = environmentFallback(tlsClientCA, "REMIT_TLS_CLIENT_CA")
+    var require = true
+    if let tlsRequireClientCert {
+      require = tlsRequireClientCert
+    } else if let text = environmentFallback(nil, "REMIT_TLS_REQUIRE_CLIENT_CERT") {
+      guard let value = Bool(text.lowercased()) else {
+        throw ConfigurationError(code: "tls_option_invalid", message: "REMIT_TLS_REQUIRE_CLIENT_CERT must be true or false")
+      }
+      require = value
+    }
+    switch (certificate, key) {
+    case (nil, nil):
+      guard clientCA == nil else {
+        throw ConfigurationError(code: "tls_option_invalid", message: "--tls-client-ca needs --tls-cert and --tls-key")
+      }
+      return nil
+    case (let certificate?, let key?):
+      return TLSFiles(certificate: certificate, privateKey: key, clientCA: clientCA, requireClientCertificate: require)
+    default:
+      throw ConfigurationError(code: "tls_option_invalid", message: "--tls-cert and --tls-key go together")
     }
   }
 
