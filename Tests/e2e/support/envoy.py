@@ -137,10 +137,32 @@ def _inbound_hcm(stat_prefix: str, normalize: bool, access_log: Path, authz_time
     return hcm
 
 
-def authz_cluster(authz_port: int) -> dict:
-    """The extension provider's cluster: plaintext HTTP/2 to the authorizer on loopback."""
-    name = "outbound|9191||" + REMIT_AUTHORITY
+def authz_tls(client: Optional[WorkloadCert], ca_path, remit_spiffe_id: str) -> dict:
+    """An upstream TLS context toward Remit's TLS listener, as a mesh deployment has it: Envoy
+    presents `client` (its mesh certificate; None = none) and checks Remit's SPIFFE ID."""
+    common = {
+        "alpn_protocols": ["h2"],
+        "validation_context": {
+            "trusted_ca": {"filename": str(ca_path)},
+            "match_typed_subject_alt_names": [{"san_type": "URI", "matcher": {"exact": remit_spiffe_id}}],
+        },
+    }
+    if client is not None:
+        common["tls_certificates"] = _tls_certs(client)
     return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+            "common_tls_context": common,
+        },
+    }
+
+
+def authz_cluster(authz_port: int, tls: Optional[dict] = None) -> dict:
+    """The extension provider's cluster: HTTP/2 to the authorizer on loopback, plaintext or over
+    `tls` (see authz_tls)."""
+    name = "outbound|9191||" + REMIT_AUTHORITY
+    cluster = {
         "name": name,
         "type": "STATIC",
         "connect_timeout": "1s",
@@ -155,6 +177,9 @@ def authz_cluster(authz_port: int) -> dict:
             "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": authz_port}}}}]}],
         },
     }
+    if tls is not None:
+        cluster["transport_socket"] = tls
+    return cluster
 
 
 def server_sidecar_config(
@@ -163,6 +188,7 @@ def server_sidecar_config(
     upstream_port: int,
     logdir: Path,
     authz_timeout: str = "5s",
+    authz_transport: Optional[dict] = None,
 ) -> dict:
     downstream_tls = {
         "name": "envoy.transport_sockets.tls",
@@ -206,7 +232,7 @@ def server_sidecar_config(
                 "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": upstream_port}}}}]}],
             },
         },
-        authz_cluster(authz_port),
+        authz_cluster(authz_port, authz_transport),
     ]
     return {
         "node": {"id": "sidecar~127.0.0.1~inventory.tools~tools.svc.cluster.local", "cluster": "inventory.tools"},

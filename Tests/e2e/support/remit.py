@@ -77,7 +77,8 @@ class Remit:
         self.process: Optional[ManagedProcess] = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, policy_text: str, timeout: float = 30.0, extra_args: tuple = ()) -> "Remit":
+    def start(self, policy_text: str, timeout: float = 30.0, extra_args: tuple = (),
+              ready_via_admin: bool = False) -> "Remit":
         self.policy_path.write_text(policy_text)
         self.admin_port = free_port()
         argv = [
@@ -92,6 +93,13 @@ class Remit:
         def serving():
             if not self.process.alive():
                 raise RuntimeError(f"remit exited with {self.process.returncode()}")
+            if ready_via_admin:  # a TLS listener: the plaintext health client cannot speak to it
+                import urllib.request
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/readyz", timeout=1) as r:
+                        return r.status == 200
+                except OSError:
+                    return False
             return grpc_health(self.grpc_port) == health_pb2.HealthCheckResponse.SERVING
 
         try:
