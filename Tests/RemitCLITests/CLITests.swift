@@ -83,3 +83,20 @@ import Testing
     #expect(DemoPolicy.yaml + "\n" == example)
   }
 }
+
+@Suite struct MeshSnippetTests {
+  @Test func theSnippetCarriesTheSecureDefaultsAndTheServiceFQDN() {
+    let yaml = MeshSnippet(release: "remit-authz", namespace: "remit-system", provider: "remit", port: 9191, timeout: "0.5s")
+      .yaml
+    #expect(yaml.contains("service: remit-authz.remit-system.svc.cluster.local"))
+    #expect(yaml.contains("failOpen: false"))
+    #expect(yaml.contains("maxRequestBytes: 65536"))
+    #expect(yaml.contains("packAsBytes: true"))
+  }
+
+  @Test func badNamesAreRefused() async {
+    #expect(await CLIHarness.exitCode(["mesh", "snippet", "--namespace", "Remit_System"]) != 0)
+    #expect(await CLIHarness.exitCode(["mesh", "snippet", "--timeout", "fast"]) != 0)
+    #expect(await CLIHarness.exitCode(["mesh", "snippet", "--release", "r", "--namespace", "ns"]) == 0)
+  }
+}
