@@ -754,3 +754,24 @@ def test_every_environment_variable_is_one_remit_reads():
                     "REMIT_CONTROL_PLANE_LISTEN", "REMIT_SECRETS_KEY_FILE", "REMIT_BOOTSTRAP_ADMIN_KEY"}
     unknown = {name for name in used if f'"{name}"' not in sources} - PENDING_ENV
     assert unknown == set(), f"environment variables no Remit source reads: {sorted(unknown)}"
+
+
+# --------------------------------------------------------------------------------------------
+# the image the charts run
+# --------------------------------------------------------------------------------------------
+def test_dockerfile_builds_a_static_non_root_image():
+    text = (REPO / "Dockerfile").read_text()
+    assert "swift build -c release --static-swift-stdlib --product remit" in text
+    assert "zlib1g-dev" in text
+    [user] = re.findall(r"^USER\s+(\S+)\s*$", text, re.MULTILINE)
+    uid, gid = user.split(":")
+    # Numeric, so that runAsNonRoot can be verified, and the uid the charts run as.
+    for chart, key in ((AUTHZ, "authz"), (CONTROL_PLANE, "controlPlane")):
+        with helm.Chart.load(chart) as loaded:
+            security = loaded.values[key]["securityContext"]
+        assert (security["runAsUser"], security["runAsGroup"]) == (int(uid), int(gid))
+    assert re.search(r'^ENTRYPOINT \["/usr/local/bin/remit"\]$', text, re.MULTILINE)
+    ignored = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+    for needed in ("Sources", "Package.swift", "Tests"):
+        assert needed not in ignored
