@@ -293,6 +293,9 @@ def test_chart_metadata(chart):
     with helm.Chart.load(chart) as loaded:
         assert loaded.metadata["apiVersion"] == "v2"
         assert loaded.schema is not None, "values.schema.json missing"
+        # Draft 7: what Helm 3's validator understands too, not only Helm 4's.
+        assert loaded.schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+        jsonschema.Draft7Validator.check_schema(loaded.schema)
         # The defaults pass their own schema.
         loaded.validate_schema(loaded.values)
 
