@@ -50,7 +50,7 @@ if [ ! -x "$ENVOY_BIN" ]; then
   exit 1
 fi
 "$VENV/bin/python" -c 'import grpc, grpc_health.v1.health_pb2, cryptography, pytest, selenium
-import envoy.service.auth.v3.external_auth_pb2_grpc' >/dev/null
+import envoy.service.auth.v3.external_auth_pb2_grpc, helm_python, kubernetes_validate' >/dev/null
 echo "e2e-env: venv   $VENV"
 echo "e2e-env: envoy  $ENVOY_BIN ($("$ENVOY_BIN" --version 2>/dev/null | grep -o 'version: .*' | head -1))"
 
