@@ -15,6 +15,11 @@ struct ControlPlaneCommand: AsyncParsableCommand {
       """
   )
 
+  @Option(
+    name: .long,
+    help: "YAML file of settings; keys are the variables' names without REMIT_, e.g. tls-cert. [REMIT_CONFIG]")
+  var config: String?
+
   @Option(name: .long, help: "HTTP listen address HOST:PORT (default 127.0.0.1:8080). [REMIT_CONTROL_PLANE_LISTEN]")
   var listen: String?
 
@@ -44,6 +49,7 @@ struct ControlPlaneCommand: AsyncParsableCommand {
   var dashboardSecureCookies = false
 
   func run() async throws {
+    try ConfigurationFile.load(config)
     let level = try parseLogLevel(environmentFallback(logLevel, "REMIT_LOG_LEVEL") ?? "info")
     let address: ListenAddress
     let location: DatabaseLocation

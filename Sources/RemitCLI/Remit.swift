@@ -15,12 +15,11 @@ public struct Remit: AsyncParsableCommand {
   public init() {}
 }
 
-/// Reads an option's value from the flag, else from a `REMIT_*` environment variable.
+/// Reads an option's value from the flag, else from a `REMIT_*` environment variable, else from
+/// the configuration file (`--config`, see ConfigurationFile).
 func environmentFallback(_ value: String?, _ variable: String) -> String? {
   if let value { return value }
-  guard let environment = getenv(variable) else { return nil }
-  let text = String(cString: environment)
-  return text.isEmpty ? nil : text
+  return ConfigurationFile.environmentValue(variable) ?? ConfigurationFile.value(for: variable)
 }
 
 #if canImport(Glibc)

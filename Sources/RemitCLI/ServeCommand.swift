@@ -19,6 +19,11 @@ struct ServeCommand: AsyncParsableCommand {
       """
   )
 
+  @Option(
+    name: .long,
+    help: "YAML file of settings; keys are the variables' names without REMIT_, e.g. tls-cert. [REMIT_CONFIG]")
+  var config: String?
+
   @Option(name: .long, help: "Policy file, YAML or JSON. [REMIT_POLICY]")
   var policy: String?
 
@@ -75,6 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
   var logLevel: String?
 
   func run() async throws {
+    try ConfigurationFile.load(config)
     let level = try parseLogLevel(environmentFallback(logLevel, "REMIT_LOG_LEVEL") ?? "info")
     let configuration: AuthorizerConfiguration
     do {

@@ -100,3 +100,36 @@ import Testing
     #expect(await CLIHarness.exitCode(["mesh", "snippet", "--release", "r", "--namespace", "ns"]) == 0)
   }
 }
+
+@Suite(.serialized) struct ConfigurationFileTests {
+  func file(_ text: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("remit-config-\(UUID().uuidString).yaml").path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+  }
+
+  @Test func keysAreTheVariableNamesAndUnknownKeysAreRefused() throws {
+    let parsed = try ConfigurationFile.parse(
+      "listen: 0.0.0.0:9191\ntls-cert: /etc/remit/tls.crt\ntls-require-client-cert: false\n", path: "x")
+    #expect(parsed["REMIT_LISTEN"] == "0.0.0.0:9191")
+    #expect(parsed["REMIT_TLS_CERT"] == "/etc/remit/tls.crt")
+    #expect(parsed["REMIT_TLS_REQUIRE_CLIENT_CERT"] == "false")
+    #expect(throws: ValidationError.self) { try ConfigurationFile.parse("tls-certs: /x\n", path: "x") }
+    #expect(throws: ValidationError.self) { try ConfigurationFile.parse("- listen\n", path: "x") }
+    #expect(throws: ValidationError.self) { try ConfigurationFile.parse("listen: [a, b]\n", path: "x") }
+  }
+
+  @Test func serveReadsItsSettingsFromTheFileAndFlagsWin() async throws {
+    let policy = CLITests.examplePolicy
+    // From the file: plaintext on a non-loopback address, refused before anything starts (exit 2).
+    let plaintextAnywhere = try file("listen: 0.0.0.0:9191\npolicy: \(policy)\n")
+    defer { try? FileManager.default.removeItem(atPath: plaintextAnywhere) }
+    #expect(await CLIHarness.exitCode(["serve", "--config", plaintextAnywhere]) == 2)
+    // A flag beats the file: TLS half-configured by flag is refused for that reason instead.
+    #expect(await CLIHarness.exitCode(["serve", "--config", plaintextAnywhere, "--tls-cert", "/nonexistent"]) == 2)
+    let typo = try file("listen: 127.0.0.1:0\npolicyy: \(policy)\n")
+    defer { try? FileManager.default.removeItem(atPath: typo) }
+    #expect(await CLIHarness.exitCode(["serve", "--config", typo]) != 0)
+    try ConfigurationFile.load(try file("{}\n"))
+  }
+}
