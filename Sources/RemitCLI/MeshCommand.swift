@@ -4,8 +4,50 @@ struct MeshCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mesh",
     abstract: "Istio integration helpers.",
-    subcommands: [SnippetCommand.self]
+    subcommands: [SnippetCommand.self, LintCommand.self]
   )
+
+  struct LintCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "lint",
+      abstract: "Check Istio and Kubernetes YAML for what would break Remit's governance.",
+      discussion: """
+        Reads every YAML document in FILES (AuthorizationPolicy, PeerAuthentication, Namespace, \
+        Service, and the mesh config as an IstioOperator, the istio ConfigMap or a meshConfig: \
+        document). Reports governed namespaces without STRICT mTLS or with a PERMISSIVE/DISABLE \
+        override, ambient-mode governed namespaces, CUSTOM policies naming an unregistered \
+        provider, the authorizer's own namespace governed, failOpen: true, maxRequestBytes below \
+        64 KiB and an authorizer Service port not named grpc. Each finding names the resource, the \
+        problem, why it breaks governance and the fix. Exit code 1 when there is an error, 2 on \
+        unreadable input.
+        """
+    )
+
+    @Argument(help: "YAML files (multi-document files are fine).")
+    var files: [String]
+
+    @Option(name: .customLong("root-namespace"), help: "Istio's root namespace (default istio-system).")
+    var rootNamespace: String = "istio-system"
+
+    func run() async throws {
+      var documents: [MeshLint.Document] = []
+      for file in files {
+        do {
+          let bytes = try readInput(file, limit: 16 << 20)
+          documents += try MeshLint.documents(file: file, text: String(decoding: bytes, as: UTF8.self))
+        } catch {
+          printError("\(file): cannot read YAML: \(error)")
+          throw ExitCode(2)
+        }
+      }
+      let findings = MeshLint(rootNamespace: rootNamespace).lint(documents)
+      for finding in findings { print(finding) }
+      let errors = findings.filter { $0.severity == .error }.count
+      print("\(documents.count) documents, \(errors) errors, \(findings.count - errors) warnings")
+      if errors > 0 { throw ExitCode(1) }
+    }
+  }
+
 
   struct SnippetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
