@@ -66,7 +66,13 @@ public struct Authorizer: Sendable {
     let transportSecurity: HTTP2ServerTransport.Posix.TransportSecurity
     if let tls = configuration.tls {
       let reloader = try ListenerTLS.reloader(tls, logger: logger)
-      transportSecurity = try ListenerTLS.transportSecurity(tls, reloader: reloader)
+      var trust: ClientTrust?
+      if tls.requireClientCertificate, let clientCA = tls.clientCA {
+        let clientTrust = try ClientTrust(path: clientCA, allowedNames: tls.allowedClientNames, logger: logger)
+        services.append(ClientTrustReloader(trust: clientTrust, interval: tls.reloadInterval))
+        trust = clientTrust
+      }
+      transportSecurity = try ListenerTLS.transportSecurity(tls, reloader: reloader, trust: trust)
       services.append(reloader)
     } else {
       transportSecurity = .plaintext

@@ -17,13 +17,17 @@ public struct TLSFiles: Sendable, Equatable {
   public var clientCA: String?
   /// On by default: Envoy presents its mesh certificate; anyone else is refused in the handshake.
   public var requireClientCertificate: Bool
-  /// How often the certificate and key files are checked for a rotation.
+  /// How often the certificate, key and CA files are checked for a rotation.
   public var reloadInterval: Duration
+  /// SPIFFE IDs or DNS names a client certificate must carry one of (`*` at the end matches a
+  /// prefix); empty allows any certificate from the client CA.
+  public var allowedClientNames: [String]
 
   public init(
     certificate: String, privateKey: String, clientCA: String?, requireClientCertificate: Bool = true,
-    reloadInterval: Duration = .seconds(5)
+    reloadInterval: Duration = .seconds(5), allowedClientNames: [String] = []
   ) {
+    self.allowedClientNames = allowedClientNames
     self.certificate = certificate
     self.privateKey = privateKey
     self.clientCA = clientCA

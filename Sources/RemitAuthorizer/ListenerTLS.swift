@@ -34,13 +34,18 @@ enum ListenerTLS {
   }
 
   static func transportSecurity(
-    _ tls: TLSFiles, reloader: TimedCertificateReloader
+    _ tls: TLSFiles, reloader: TimedCertificateReloader, trust: ClientTrust?
   ) throws(ConfigurationError) -> HTTP2ServerTransport.Posix.TransportSecurity {
     do {
-      if tls.requireClientCertificate, let clientCA = tls.clientCA {
+      if tls.requireClientCertificate, let clientCA = tls.clientCA, let trust {
         return try .mTLS(certificateReloader: reloader) { config in
           config.trustRoots = .certificates([.file(path: clientCA, format: .pem)])
           config.clientCertificateVerification = .noHostnameVerification
+          // Our own chain check replaces the handshake's, so the bundle can be reloaded and
+          // client names restricted.
+          config.customVerificationCallback = { certificates, promise in
+            promise.completeWithTask { await trust.verify(certificates) }
+          }
         }
       }
       return try .tls(certificateReloader: reloader)

@@ -76,6 +76,13 @@ struct ServeCommand: AsyncParsableCommand {
   var tlsRequireClientCert: Bool?
 
   @Option(
+    name: .customLong("tls-client-san"),
+    help: ArgumentHelp(
+      "Allow only client certificates with this SPIFFE ID or DNS name (repeatable; * at the end matches a prefix).",
+      discussion: "[REMIT_TLS_CLIENT_SANS, comma-separated]"))
+  var tlsClientSANs: [String] = []
+
+  @Option(
     name: .customLong("log-level"), help: "trace, debug, info, warning or error (default info). [REMIT_LOG_LEVEL]")
   var logLevel: String?
 
@@ -154,7 +161,17 @@ struct ServeCommand: AsyncParsableCommand {
       }
       return nil
     case (let certificate?, let key?):
-      return TLSFiles(certificate: certificate, privateKey: key, clientCA: clientCA, requireClientCertificate: require)
+      var names = tlsClientSANs
+      if names.isEmpty, let text = environmentFallback(nil, "REMIT_TLS_CLIENT_SANS") {
+        names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+      }
+      guard names.isEmpty || (require && clientCA != nil) else {
+        throw ConfigurationError(
+          code: "tls_option_invalid", message: "--tls-client-san needs client certificates (--tls-client-ca)")
+      }
+      return TLSFiles(
+        certificate: certificate, privateKey: key, clientCA: clientCA, requireClientCertificate: require,
+        allowedClientNames: names)
     default:
       throw ConfigurationError(code: "tls_option_invalid", message: "--tls-cert and --tls-key go together")
     }

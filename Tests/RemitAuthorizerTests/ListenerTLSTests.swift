@@ -210,6 +210,65 @@ struct TestPKI {
     }
   }
 
+  @Test func aRotatedClientCABundleIsFollowedWithoutARestart() async throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let mesh = try TestPKI(directory: directory)
+    let caPath = try mesh.writeCA()
+    let server = try mesh.write(try mesh.issue(spiffeID: "spiffe://cluster.local/ns/remit/sa/remit-authz"), as: "server")
+    let newRootDirectory = directory + "/new-root"
+    try FileManager.default.createDirectory(atPath: newRootDirectory, withIntermediateDirectories: true)
+    let newRoot = try TestPKI(directory: newRootDirectory, name: "Next mesh root")
+    let newClient = try newRoot.write(
+      try newRoot.issue(spiffeID: "spiffe://cluster.local/ns/tools/sa/inventory"), as: "envoy")
+    let oldClient = try mesh.write(try mesh.issue(spiffeID: "spiffe://cluster.local/ns/tools/sa/inventory"), as: "envoy")
+
+    let tls = TLSFiles(
+      certificate: server.certificate, privateKey: server.key, clientCA: caPath, reloadInterval: .milliseconds(100))
+    try await withTLSAuthorizer(directory: directory, tls: tls) { port in
+      await #expect(throws: (any Error).self) { try await healthCheck(port: port, caPath: caPath, client: newClient) }
+      // A broken bundle is ignored.
+      try "garbage".write(toFile: caPath + ".tmp", atomically: true, encoding: .utf8)
+      _ = rename(caPath + ".tmp", caPath)
+      try await Task.sleep(for: .milliseconds(400))
+      let stillServed = try await healthCheck(port: port, caPath: mesh.writeCA(as: "ca-copy"), client: oldClient)
+      #expect(stillServed == .serving)
+      // The root rotation: old and new root side by side; both kinds of client are served.
+      let bundle =
+        try mesh.ca.certificate.serializeAsPEM().pemString + "\n"
+        + newRoot.ca.certificate.serializeAsPEM().pemString + "\n"
+      try bundle.write(toFile: caPath, atomically: true, encoding: .utf8)
+      let deadline = ContinuousClock.now + .seconds(5)
+      var accepted = false
+      while !accepted, ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(100))
+        accepted = (try? await healthCheck(port: port, caPath: directory + "/ca-copy.pem", client: newClient)) == .serving
+      }
+      #expect(accepted)
+      let old = try await healthCheck(port: port, caPath: directory + "/ca-copy.pem", client: oldClient)
+      #expect(old == .serving)
+    }
+  }
+
+  @Test func onlyAllowedClientNamesAreServed() async throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let mesh = try TestPKI(directory: directory)
+    let caPath = try mesh.writeCA()
+    let server = try mesh.write(try mesh.issue(spiffeID: "spiffe://cluster.local/ns/remit/sa/remit-authz"), as: "server")
+    let gateway = try mesh.write(
+      try mesh.issue(spiffeID: "spiffe://cluster.local/ns/istio-system/sa/istio-egressgateway"), as: "gateway")
+    let tool = try mesh.write(try mesh.issue(spiffeID: "spiffe://cluster.local/ns/tools/sa/inventory"), as: "tool")
+    let tls = TLSFiles(
+      certificate: server.certificate, privateKey: server.key, clientCA: caPath,
+      allowedClientNames: ["spiffe://cluster.local/ns/istio-system/*"])
+    try await withTLSAuthorizer(directory: directory, tls: tls) { port in
+      let allowed = try await healthCheck(port: port, caPath: caPath, client: gateway)
+      #expect(allowed == .serving)
+      await #expect(throws: (any Error).self) { try await healthCheck(port: port, caPath: caPath, client: tool) }
+    }
+  }
+
   @Test func tlsWithoutAClientCAIsRefusedUnlessClientCertificatesAreOff() throws {
     let refused = AuthorizerConfiguration(
       policyFile: "x", listen: ListenAddress(host: "0.0.0.0", port: 9191),
@@ -223,3 +282,7 @@ struct TestPKI {
     #expect(throws: ConfigurationError.self) { try plaintext.validate() }
   }
 }
+
+#if canImport(Glibc)
+  import Glibc
+#endif
