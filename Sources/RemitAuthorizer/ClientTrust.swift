@@ -67,7 +67,10 @@ final class ClientTrust: Sendable {
       let leaf = try Certificate(derEncoded: try first.toDERBytes())
       let intermediates = CertificateStore(try chain.dropFirst().map { try Certificate(derEncoded: try $0.toDERBytes()) })
       let roots = state.withLock { $0.roots }
-      var verifier = Verifier(rootCertificates: CertificateStore(roots)) { RFC5280Policy() }
+      var verifier = Verifier(rootCertificates: CertificateStore(roots)) {
+        RFC5280Policy()
+        ClientCertificatePolicy()
+      }
       guard case .validCertificate = await verifier.validate(leaf: leaf, intermediates: intermediates) else {
         logger.debug("TLS client certificate does not chain to the client CA")
         return .failed
@@ -98,6 +101,24 @@ final class ClientTrust: Sendable {
       default: nil
       }
     }
+  }
+}
+
+/// What a mesh client certificate must be beyond RFC 5280: if it limits its uses, client
+/// authentication is one of them. It also declares the subject alternative name understood:
+/// workload certificates have an empty subject, so their SAN extension is critical, and the
+/// names are checked against the allow-list above.
+struct ClientCertificatePolicy: VerifierPolicy {
+  let verifyingCriticalExtensions: [ASN1ObjectIdentifier] = [
+    .X509ExtensionID.subjectAlternativeName, .X509ExtensionID.extendedKeyUsage,
+  ]
+
+  func chainMeetsPolicyRequirements(chain: UnverifiedCertificateChain) -> PolicyEvaluationResult {
+    guard let usage = try? chain.leaf.extensions.extendedKeyUsage else { return .meetsPolicy }
+    guard usage.contains(.clientAuth) || usage.contains(.any) else {
+      return .failsToMeetPolicy(reason: "the client certificate's extended key usage excludes client authentication")
+    }
+    return .meetsPolicy
   }
 }
 

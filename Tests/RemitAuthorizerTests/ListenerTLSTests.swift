@@ -37,22 +37,24 @@ struct TestPKI {
     ca = Issued(certificate: certificate, key: key)
   }
 
-  /// A leaf for `127.0.0.1`/`localhost` and a SPIFFE ID, usable as server and client.
-  func issue(spiffeID: String) throws -> Issued {
+  /// A leaf for `127.0.0.1`/`localhost` and a SPIFFE ID, usable as server and client, shaped as
+  /// Istio issues them: an empty subject, so the SAN extension is critical.
+  func issue(spiffeID: String, usages: [ExtendedKeyUsage.Usage] = [.serverAuth, .clientAuth]) throws -> Issued {
     let key = P256.Signing.PrivateKey()
     let now = Date()
     let certificate = try Certificate(
       version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey),
       notValidBefore: now - 300, notValidAfter: now + 3600, issuer: ca.certificate.subject,
-      subject: try DistinguishedName { CommonName("remit-test") }, signatureAlgorithm: .ecdsaWithSHA256,
+      subject: DistinguishedName(), signatureAlgorithm: .ecdsaWithSHA256,
       extensions: try Certificate.Extensions {
         Critical(BasicConstraints.notCertificateAuthority)
         Critical(KeyUsage(digitalSignature: true))
-        try ExtendedKeyUsage([.serverAuth, .clientAuth])
-        SubjectAlternativeNames([
-          .dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
-          .uniformResourceIdentifier(spiffeID),
-        ])
+        try ExtendedKeyUsage(usages)
+        Critical(
+          SubjectAlternativeNames([
+            .dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
+            .uniformResourceIdentifier(spiffeID),
+          ]))
       },
       issuerPrivateKey: .init(ca.key))
     return Issued(certificate: certificate, key: key)
@@ -266,6 +268,21 @@ struct TestPKI {
       let allowed = try await healthCheck(port: port, caPath: caPath, client: gateway)
       #expect(allowed == .serving)
       await #expect(throws: (any Error).self) { try await healthCheck(port: port, caPath: caPath, client: tool) }
+    }
+  }
+
+  @Test func aCertificateNotForClientAuthenticationIsRefused() async throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let mesh = try TestPKI(directory: directory)
+    let caPath = try mesh.writeCA()
+    let server = try mesh.write(try mesh.issue(spiffeID: "spiffe://cluster.local/ns/remit/sa/remit-authz"), as: "server")
+    let serverOnly = try mesh.write(
+      try mesh.issue(spiffeID: "spiffe://cluster.local/ns/tools/sa/inventory", usages: [.serverAuth]), as: "server-only")
+    try await withTLSAuthorizer(
+      directory: directory, tls: TLSFiles(certificate: server.certificate, privateKey: server.key, clientCA: caPath)
+    ) { port in
+      await #expect(throws: (any Error).self) { try await healthCheck(port: port, caPath: caPath, client: serverOnly) }
     }
   }
 
