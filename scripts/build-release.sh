@@ -9,9 +9,11 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 OUT="${1:-dist}"
+# A separate build folder, so a release build never waits for (or invalidates) the debug one.
+SCRATCH="${REMIT_RELEASE_SCRATCH:-.build-release}"
 
-swift build -c release --static-swift-stdlib --product remit
-BIN="$(swift build -c release --show-bin-path)/remit"
+swift build -c release --static-swift-stdlib --product remit --scratch-path "$SCRATCH"
+BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)/remit"
 mkdir -p "$OUT"
 install -m 0755 "$BIN" "$OUT/remit"
 

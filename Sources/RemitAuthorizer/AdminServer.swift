@@ -31,7 +31,11 @@ enum AdminServer {
     router.get("/readyz") { _, _ -> Response in
       var reasons: [String] = []
       if store.current == nil { reasons.append("no policy snapshot is loaded") }
-      if !grpcReady.isSet { reasons.append("the gRPC listener is not up") }
+      if grpcReady.isDraining {
+        reasons.append("shutting down")
+      } else if !grpcReady.isSet {
+        reasons.append("the gRPC listener is not up")
+      }
       if reasons.isEmpty {
         return Response(status: .ok, body: .init(byteBuffer: .init(string: "ready\n")))
       }

@@ -85,7 +85,7 @@ public struct Authorizer: Sendable {
       transport: transport,
       services: [
         CheckService(store: store, decisionLog: decisionLog),
-        HealthService(store: store),
+        HealthService(store: store, readiness: grpcReady),
       ]
     )
     services.append(GRPCServerService(server: server, readiness: grpcReady, logger: logger))
@@ -140,7 +140,7 @@ struct GRPCServerService<Transport: ServerTransport>: Service {
     try await withGracefulShutdownHandler {
       try await server.serve()
     } onGracefulShutdown: {
-      readiness.set(false)
+      readiness.beginDraining()
       server.beginGracefulShutdown()
     }
   }
@@ -160,11 +160,16 @@ struct AfterStart: Service {
   }
 }
 
-/// Whether the gRPC listener is up; readiness needs it and a snapshot.
+/// Whether the gRPC listener is up; readiness needs it and a snapshot. Once shutdown begins it
+/// stays down (draining), which health watchers are told before their streams end.
 final class ReadinessFlag: Sendable {
-  private let value = Mutex(false)
+  private let value = Mutex((up: false, draining: false))
 
-  func set(_ ready: Bool) { value.withLock { $0 = ready } }
+  func set(_ ready: Bool) { value.withLock { $0.up = ready && !$0.draining } }
 
-  var isSet: Bool { value.withLock { $0 } }
+  func beginDraining() { value.withLock { $0 = (false, true) } }
+
+  var isSet: Bool { value.withLock { $0.up } }
+
+  var isDraining: Bool { value.withLock { $0.draining } }
 }
