@@ -142,3 +142,38 @@ def test_the_authorizer_reports_itself_and_its_metrics(topo, control_plane, foll
     assert 'remit_decisions_total{verdict="deny",reason="scope_tool_denied",kind="east_west",mode="enforce"} 3' in text
     assert 'remit_decisions_total{verdict="allow",reason="none",kind="east_west",mode="enforce"} 1' in text
     assert f"remit_policy_version {float(version)}" in text or f"remit_policy_version {version}" in text
+
+
+def test_without_a_snapshot_the_authorizer_is_not_ready_until_the_control_plane_answers(
+        request, e2e_dir, authz_port, control_plane):
+    """/readyz is false before a snapshot: a first start with the control plane down and no cache."""
+    control_plane.seed(policies.base_policy())
+    key = control_plane.issue_key("authorizer")
+    control_plane.stop()
+    wait_port_free(authz_port)
+    remit = FollowingRemit(e2e_dir / "not-ready" / request.node.name, authz_port, control_plane, key)
+    add_diagnostics(request, "following remit", remit.diagnostics)
+    try:
+        import subprocess
+        from support.procs import ManagedProcess, free_port
+        remit.admin_port = free_port()
+        argv = [remit.binary, "serve", "--control-plane", control_plane.url, "--api-key-file", remit.key_file,
+                "--state-dir", remit.state_dir, "--listen", f"127.0.0.1:{authz_port}",
+                "--admin-listen", f"127.0.0.1:{remit.admin_port}"]
+        remit.process = ManagedProcess("remit-not-ready", argv, remit.workdir).start()
+        wait_until(lambda: remit.readyz()[0] == 503 if _admin_up(remit) else None, 15, interval=0.1,
+                   what="/readyz answering")
+        status, text = remit.readyz()
+        assert status == 503 and "no policy snapshot" in text, text
+        control_plane.start()
+        wait_until(lambda: remit.readyz()[0] == 200, 20, interval=0.1, what="ready once the control plane answers")
+    finally:
+        remit.stop()
+
+
+def _admin_up(remit) -> bool:
+    try:
+        remit.readyz()
+        return True
+    except OSError:
+        return False

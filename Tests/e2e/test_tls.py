@@ -42,9 +42,12 @@ def tls_remit(e2e_dir, mesh):
     server = mesh.ca.issue(*REMIT_ID)
     remit = Remit(e2e_dir / "tls" / "remit", free_port(), binary=binary)
     remit.server_cert = server
+    # Remit's own copy of the client CA bundle, so the test can rotate it.
+    remit.client_ca = remit.workdir / "client-ca.pem"
+    remit.client_ca.write_bytes(mesh.ca_path.read_bytes())
     remit.start(
         policies.default_policy_yaml(),
-        extra_args=("--tls-cert", server.cert_path, "--tls-key", server.key_path, "--tls-client-ca", mesh.ca_path),
+        extra_args=("--tls-cert", server.cert_path, "--tls-key", server.key_path, "--tls-client-ca", remit.client_ca),
         ready_via_admin=True,
     )
     yield remit
@@ -93,7 +96,8 @@ def test_an_envoy_without_a_client_certificate_is_refused(e2e_dir, mesh, tls_rem
         env.stop()
 
 
-def test_rotating_the_server_certificate_under_load_fails_no_request(mesh, tls_remit, tls_sidecar, upstream):
+def test_rotating_the_server_certificate_and_the_ca_files_under_load_fails_no_request(
+        e2e_dir, mesh, tls_remit, tls_sidecar, upstream):
     port = tls_sidecar.port("inbound")
     failures, done = [], threading.Event()
     count = [0]
@@ -116,6 +120,15 @@ def test_rotating_the_server_certificate_under_load_fails_no_request(mesh, tls_r
         tls_remit.server_cert.key_path.write_bytes(rotated.key_path.read_bytes())
         tls_remit.server_cert.cert_path.write_bytes(rotated.cert_path.read_bytes())
         wait_until(lambda: "TLS certificate reloaded" in tls_remit.log_text(), 15, what="the certificate reload")
+        time.sleep(1.0)
+        # A mesh root rotation's first step: the client CA file gains the next root beside the old.
+        from support.pki import MeshCA
+        next_root = MeshCA(e2e_dir / "tls" / "next-root", name="next-mesh-root")
+        bundle = mesh.ca_path.read_bytes() + b"\n" + next_root.ca_path.read_bytes()
+        tmp = tls_remit.client_ca.with_suffix(".tmp")
+        tmp.write_bytes(bundle)
+        tmp.replace(tls_remit.client_ca)
+        wait_until(lambda: "TLS client CA bundle reloaded" in tls_remit.log_text(), 15, what="the CA reload")
         time.sleep(1.0)
     finally:
         done.set()
