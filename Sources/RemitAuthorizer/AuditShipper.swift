@@ -40,7 +40,8 @@ public struct AuditShipper: Service {
       try? await Task.sleep(for: tick)
       let now = ContinuousClock.now
       let waiting = queue.count
-      let flushDue = waiting >= configuration.batchSize || (waiting > 0 && now - lastFlush >= configuration.flushInterval)
+      let flushDue =
+        waiting >= configuration.batchSize || (waiting > 0 && now - lastFlush >= configuration.flushInterval)
       if let retryAt, now < retryAt {
         // Offline: memory stays small; what waits goes to disk.
         if flushDue {
@@ -101,7 +102,8 @@ public struct AuditShipper: Service {
         queue.record { $0.dropped += events }
         spool.remove(name)
         logger.error(
-          "control plane refused a spooled audit batch; dropped", metadata: ["events": "\(events)", "error": "\(error)"])
+          "control plane refused a spooled audit batch; dropped",
+          metadata: ["events": "\(events)", "error": "\(error)"])
       }
     }
     return true
@@ -120,7 +122,8 @@ public struct AuditShipper: Service {
         if error.isPermanent {
           queue.record { $0.dropped += events.count }
           logger.error(
-            "control plane refused an audit batch; dropped", metadata: ["events": "\(events.count)", "error": "\(error)"])
+            "control plane refused an audit batch; dropped",
+            metadata: ["events": "\(events.count)", "error": "\(error)"])
           continue
         }
         put(batch, events: events.count, in: &spool)

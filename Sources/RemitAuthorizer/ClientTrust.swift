@@ -33,7 +33,9 @@ final class ClientTrust: Sendable {
   /// The CA certificates in a PEM bundle; at least one.
   static func parse(_ bytes: [UInt8]) throws -> [Certificate] {
     let documents = try PEMDocument.parseMultiple(pemString: String(decoding: bytes, as: UTF8.self))
-    let certificates = try documents.filter { $0.discriminator == "CERTIFICATE" }.map { try Certificate(pemDocument: $0) }
+    let certificates = try documents.filter { $0.discriminator == "CERTIFICATE" }.map {
+      try Certificate(pemDocument: $0)
+    }
     guard !certificates.isEmpty else {
       throw ConfigurationError(code: "tls_client_ca_invalid", message: "no CERTIFICATE block")
     }
@@ -65,7 +67,8 @@ final class ClientTrust: Sendable {
     guard let first = chain.first else { return .failed }
     do {
       let leaf = try Certificate(derEncoded: try first.toDERBytes())
-      let intermediates = CertificateStore(try chain.dropFirst().map { try Certificate(derEncoded: try $0.toDERBytes()) })
+      let intermediates = CertificateStore(
+        try chain.dropFirst().map { try Certificate(derEncoded: try $0.toDERBytes()) })
       let roots = state.withLock { $0.roots }
       var verifier = Verifier(rootCertificates: CertificateStore(roots)) {
         RFC5280Policy()

@@ -74,7 +74,9 @@ public struct ControlPlaneSource: Service {
       }
       logger.notice(
         "policy loaded from the cached snapshot; following the control plane when it returns",
-        metadata: ["path": "\(cache.path)", "policy_version": "\(snapshot.version)", "agents": "\(snapshot.agentCount)"])
+        metadata: [
+          "path": "\(cache.path)", "policy_version": "\(snapshot.version)", "agents": "\(snapshot.agentCount)",
+        ])
     } catch {
       logger.error(
         "no policy snapshot: the control plane is unreachable and there is no usable cached snapshot; denying until one arrives",
@@ -104,7 +106,8 @@ public struct ControlPlaneSource: Service {
         // a long-poll would keep retrying the connection until its whole deadline.
         let fetch =
           failures == 0
-          ? try await client.fetchSnapshot(knownVersion: known, waitSeconds: known == nil ? 0 : connection.longPollSeconds)
+          ? try await client.fetchSnapshot(
+            knownVersion: known, waitSeconds: known == nil ? 0 : connection.longPollSeconds)
           : try await client.fetchSnapshot(
             knownVersion: known, waitSeconds: 0, timeout: min(connection.requestTimeout, .seconds(3)))
         if failures > 0 {

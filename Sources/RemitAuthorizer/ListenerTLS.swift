@@ -17,7 +17,9 @@ enum ListenerTLS {
     configuration.onCertificateLoadFailed = { failure in
       logger.error(
         "TLS certificate or key rejected; serving with the previous pair",
-        metadata: ["certificate": "\(tls.certificate)", "private_key": "\(tls.privateKey)", "error": "\(failure.error)"])
+        metadata: [
+          "certificate": "\(tls.certificate)", "private_key": "\(tls.privateKey)", "error": "\(failure.error)",
+        ])
     }
     configuration.onCertificateLoaded = { diff in
       // Called for the first load too; only a change is news.

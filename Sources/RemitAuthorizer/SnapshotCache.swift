@@ -35,7 +35,8 @@ public struct SnapshotCache: Sendable {
     try FileManager.default.createDirectory(
       atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     let temporary = path + ".tmp.\(getpid())"
-    guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
+    guard
+      FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
     else {
       throw ConfigurationError(code: "snapshot_cache_unwritable", message: "cannot write \(temporary)")
     }

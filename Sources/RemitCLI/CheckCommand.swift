@@ -66,7 +66,10 @@ struct CheckCommand: AsyncParsableCommand {
           target: .dns(host: target.host, port: target.port), transportSecurity: .plaintext)
       ) { client in
         try await Envoy_Service_Auth_V3_Authorization.Client(wrapping: client).check(
-          checkRequest, options: { var options = CallOptions.defaults; options.timeout = .seconds(10); return options }())
+          checkRequest,
+          options: {
+            var options = CallOptions.defaults; options.timeout = .seconds(10); return options
+          }())
       }
     } catch {
       printError("remit check: the authorizer at \(address) did not answer: \(error)")

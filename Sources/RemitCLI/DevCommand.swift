@@ -179,7 +179,8 @@ struct DevKeys: Sendable {
     } else if let saved = read(adminPath), try await store.authenticate(key: saved) != nil {
       admin = saved
     } else {
-      printError("remit dev: \(directory)/remit.db exists but \(adminPath) is missing; delete \(directory) to start over")
+      printError(
+        "remit dev: \(directory)/remit.db exists but \(adminPath) is missing; delete \(directory) to start over")
       throw ExitCode(1)
     }
     let authorizer: String
@@ -198,7 +199,9 @@ struct DevKeys: Sendable {
   }
 
   static func write(_ key: String, to path: String) throws {
-    guard FileManager.default.createFile(atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
+    guard
+      FileManager.default.createFile(
+        atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
     else { throw ValidationError("cannot write \(path)") }
   }
 }

@@ -48,7 +48,6 @@ struct MeshCommand: AsyncParsableCommand {
     }
   }
 
-
   struct SnippetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       commandName: "snippet",

@@ -72,7 +72,8 @@ struct MeshLint {
           Finding(
             severity: .error, resource: "extension provider \(provider.name) (\(provider.source))",
             problem: "includeRequestBodyInCheck.maxRequestBytes is \(bytes), below 65536",
-            why: "bodies are cut before DLP and JSON-RPC scope checks see them (body_truncated denials, or less inspected)",
+            why:
+              "bodies are cut before DLP and JSON-RPC scope checks see them (body_truncated denials, or less inspected)",
             fix: "set includeRequestBodyInCheck.maxRequestBytes: 65536"))
       } else if provider.maxRequestBytes == nil {
         findings.append(
@@ -80,7 +81,8 @@ struct MeshLint {
             severity: .error, resource: "extension provider \(provider.name) (\(provider.source))",
             problem: "includeRequestBodyInCheck is missing",
             why: "Remit never sees request bodies: MCP tool calls cannot be scoped and DLP cannot run",
-            fix: "add includeRequestBodyInCheck: {maxRequestBytes: 65536, allowPartialMessage: true, packAsBytes: true}"))
+            fix: "add includeRequestBodyInCheck: {maxRequestBytes: 65536, allowPartialMessage: true, packAsBytes: true}"
+          ))
       }
     }
 
@@ -126,7 +128,8 @@ struct MeshLint {
               problem: "weakens mTLS in governed namespace \(namespace)"
                 + (weakPorts.isEmpty ? "" : " on port(s) \(weakPorts.joined(separator: ", "))"),
               why: "plaintext reaches those workloads or ports without a peer identity, so agents are not identified",
-              fix: "remove the PERMISSIVE/DISABLE override (mode and portLevelMtls) or move the workload out of \(namespace)"
+              fix:
+                "remove the PERMISSIVE/DISABLE override (mode and portLevelMtls) or move the workload out of \(namespace)"
             ))
         }
       }
@@ -140,7 +143,8 @@ struct MeshLint {
             severity: .error, resource: object.label,
             problem: "governed namespace \(namespace) is in ambient mode",
             why: "Remit's CUSTOM policy runs in sidecars; ambient pods have none, so their calls are not checked",
-            fix: "use sidecar mode for agent and tool namespaces (label istio-injection=enabled, drop istio.io/dataplane-mode)"
+            fix:
+              "use sidecar mode for agent and tool namespaces (label istio-injection=enabled, drop istio.io/dataplane-mode)"
           ))
       }
     }
@@ -168,7 +172,8 @@ struct MeshLint {
           findings.append(
             Finding(
               severity: .error, resource: service.label,
-              problem: "the authorizer's port \(port?["port"] as? Int ?? provider.port ?? 0) is named \"\(name)\", not grpc",
+              problem:
+                "the authorizer's port \(port?["port"] as? Int ?? provider.port ?? 0) is named \"\(name)\", not grpc",
               why: "Istio picks the protocol from the port name; without grpc it is not treated as HTTP/2 gRPC",
               fix: "name the port grpc"))
         }

@@ -94,7 +94,8 @@ struct PolicyCommand: AsyncParsableCommand {
         printError("remit: cannot encode \(file): \(error)")
         throw ExitCode(1)
       }
-      let (status, _, body) = try await controlPlane.send(.PUT, "/v1/policy" + (dryRun ? "?dryRun=true" : ""), body: json)
+      let (status, _, body) = try await controlPlane.send(
+        .PUT, "/v1/policy" + (dryRun ? "?dryRun=true" : ""), body: json)
       guard status == 200 else {
         printControlPlaneError(status, body)
         throw ExitCode(1)

@@ -7,7 +7,8 @@ public struct Remit: AsyncParsableCommand {
     abstract:
       "Keeps every AI agent inside its remit: an Envoy ext_authz authorizer for agent traffic in an Istio mesh.",
     subcommands: [
-      ServeCommand.self, ControlPlaneCommand.self, DevCommand.self, CheckCommand.self, PolicyCommand.self, IntelCommand.self,
+      ServeCommand.self, ControlPlaneCommand.self, DevCommand.self, CheckCommand.self, PolicyCommand.self,
+      IntelCommand.self,
       ScanCommand.self, MeshCommand.self,
     ]
   )

@@ -150,7 +150,8 @@ struct ServeCommand: AsyncParsableCommand {
       require = tlsRequireClientCert
     } else if let text = environmentFallback(nil, "REMIT_TLS_REQUIRE_CLIENT_CERT") {
       guard let value = Bool(text.lowercased()) else {
-        throw ConfigurationError(code: "tls_option_invalid", message: "REMIT_TLS_REQUIRE_CLIENT_CERT must be true or false")
+        throw ConfigurationError(
+          code: "tls_option_invalid", message: "REMIT_TLS_REQUIRE_CLIENT_CERT must be true or false")
       }
       require = value
     }

@@ -24,7 +24,8 @@ import Testing
     let text = String(
       decoding: metrics.exposition(snapshot: nil, sync: sync, audit: audit, brokerEnabled: false), as: UTF8.self)
     #expect(
-      text.contains(#"remit_decisions_total{verdict="deny",reason="scope_tool_denied",kind="east_west",mode="enforce"} 3"#))
+      text.contains(
+        #"remit_decisions_total{verdict="deny",reason="scope_tool_denied",kind="east_west",mode="enforce"} 3"#))
     #expect(text.contains(#"remit_decisions_total{verdict="allow",reason="none",kind="east_west",mode="enforce"} 1"#))
     #expect(text.contains("remit_decision_duration_seconds_count 4"))
     #expect(text.contains("remit_policy_sync_failures_total 2"))

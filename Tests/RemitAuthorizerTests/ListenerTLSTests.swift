@@ -151,7 +151,8 @@ struct TestPKI {
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let mesh = try TestPKI(directory: directory)
     let caPath = try mesh.writeCA()
-    let server = try mesh.write(try mesh.issue(spiffeID: "spiffe://cluster.local/ns/remit/sa/remit-authz"), as: "server")
+    let server = try mesh.write(
+      try mesh.issue(spiffeID: "spiffe://cluster.local/ns/remit/sa/remit-authz"), as: "server")
     let envoy = try mesh.write(
       try mesh.issue(spiffeID: "spiffe://cluster.local/ns/tools/sa/inventory"), as: "envoy")
     let stranger = try TestPKI(directory: directory + "/", name: "Not the mesh")
@@ -175,7 +176,8 @@ struct TestPKI {
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let mesh = try TestPKI(directory: directory)
     let caPath = try mesh.writeCA()
-    let server = try mesh.write(try mesh.issue(spiffeID: "spiffe://cluster.local/ns/remit/sa/remit-authz"), as: "server")
+    let server = try mesh.write(
+      try mesh.issue(spiffeID: "spiffe://cluster.local/ns/remit/sa/remit-authz"), as: "server")
     let envoy = try mesh.write(try mesh.issue(spiffeID: "spiffe://cluster.local/ns/tools/sa/inventory"), as: "envoy")
     // The server's next certificate comes from a new CA, so a client that trusts only that CA can
     // tell the rotation happened.
@@ -217,13 +219,15 @@ struct TestPKI {
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let mesh = try TestPKI(directory: directory)
     let caPath = try mesh.writeCA()
-    let server = try mesh.write(try mesh.issue(spiffeID: "spiffe://cluster.local/ns/remit/sa/remit-authz"), as: "server")
+    let server = try mesh.write(
+      try mesh.issue(spiffeID: "spiffe://cluster.local/ns/remit/sa/remit-authz"), as: "server")
     let newRootDirectory = directory + "/new-root"
     try FileManager.default.createDirectory(atPath: newRootDirectory, withIntermediateDirectories: true)
     let newRoot = try TestPKI(directory: newRootDirectory, name: "Next mesh root")
     let newClient = try newRoot.write(
       try newRoot.issue(spiffeID: "spiffe://cluster.local/ns/tools/sa/inventory"), as: "envoy")
-    let oldClient = try mesh.write(try mesh.issue(spiffeID: "spiffe://cluster.local/ns/tools/sa/inventory"), as: "envoy")
+    let oldClient = try mesh.write(
+      try mesh.issue(spiffeID: "spiffe://cluster.local/ns/tools/sa/inventory"), as: "envoy")
 
     let tls = TLSFiles(
       certificate: server.certificate, privateKey: server.key, clientCA: caPath, reloadInterval: .milliseconds(100))
@@ -244,7 +248,8 @@ struct TestPKI {
       var accepted = false
       while !accepted, ContinuousClock.now < deadline {
         try await Task.sleep(for: .milliseconds(100))
-        accepted = (try? await healthCheck(port: port, caPath: directory + "/ca-copy.pem", client: newClient)) == .serving
+        accepted =
+          (try? await healthCheck(port: port, caPath: directory + "/ca-copy.pem", client: newClient)) == .serving
       }
       #expect(accepted)
       let old = try await healthCheck(port: port, caPath: directory + "/ca-copy.pem", client: oldClient)
@@ -257,7 +262,8 @@ struct TestPKI {
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let mesh = try TestPKI(directory: directory)
     let caPath = try mesh.writeCA()
-    let server = try mesh.write(try mesh.issue(spiffeID: "spiffe://cluster.local/ns/remit/sa/remit-authz"), as: "server")
+    let server = try mesh.write(
+      try mesh.issue(spiffeID: "spiffe://cluster.local/ns/remit/sa/remit-authz"), as: "server")
     let gateway = try mesh.write(
       try mesh.issue(spiffeID: "spiffe://cluster.local/ns/istio-system/sa/istio-egressgateway"), as: "gateway")
     let tool = try mesh.write(try mesh.issue(spiffeID: "spiffe://cluster.local/ns/tools/sa/inventory"), as: "tool")
@@ -276,9 +282,11 @@ struct TestPKI {
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let mesh = try TestPKI(directory: directory)
     let caPath = try mesh.writeCA()
-    let server = try mesh.write(try mesh.issue(spiffeID: "spiffe://cluster.local/ns/remit/sa/remit-authz"), as: "server")
+    let server = try mesh.write(
+      try mesh.issue(spiffeID: "spiffe://cluster.local/ns/remit/sa/remit-authz"), as: "server")
     let serverOnly = try mesh.write(
-      try mesh.issue(spiffeID: "spiffe://cluster.local/ns/tools/sa/inventory", usages: [.serverAuth]), as: "server-only")
+      try mesh.issue(spiffeID: "spiffe://cluster.local/ns/tools/sa/inventory", usages: [.serverAuth]), as: "server-only"
+    )
     try await withTLSAuthorizer(
       directory: directory, tls: TLSFiles(certificate: server.certificate, privateKey: server.key, clientCA: caPath)
     ) { port in

@@ -86,8 +86,10 @@ import Testing
 
 @Suite struct MeshSnippetTests {
   @Test func theSnippetCarriesTheSecureDefaultsAndTheServiceFQDN() {
-    let yaml = MeshSnippet(release: "remit-authz", namespace: "remit-system", provider: "remit", port: 9191, timeout: "0.5s")
-      .yaml
+    let yaml = MeshSnippet(
+      release: "remit-authz", namespace: "remit-system", provider: "remit", port: 9191, timeout: "0.5s"
+    )
+    .yaml
     #expect(yaml.contains("service: remit-authz.remit-system.svc.cluster.local"))
     #expect(yaml.contains("failOpen: false"))
     #expect(yaml.contains("maxRequestBytes: 65536"))
@@ -103,7 +105,8 @@ import Testing
 
 @Suite(.serialized) struct ConfigurationFileTests {
   func file(_ text: String) throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("remit-config-\(UUID().uuidString).yaml").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("remit-config-\(UUID().uuidString).yaml")
+      .path
     try text.write(toFile: path, atomically: true, encoding: .utf8)
     return path
   }

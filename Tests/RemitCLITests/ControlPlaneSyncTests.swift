@@ -87,7 +87,9 @@ import Testing
     try await SyncFixture.with { fixture in
       let directory = try SyncFixture.temporaryDirectory()
       defer { try? FileManager.default.removeItem(atPath: directory) }
-      let connection = ["--control-plane", "http://127.0.0.1:\(fixture.controlPlanePort)", "--api-key", fixture.adminKey]
+      let connection = [
+        "--control-plane", "http://127.0.0.1:\(fixture.controlPlanePort)", "--api-key", fixture.adminKey,
+      ]
       let exported = directory + "/policy.yaml"
       #expect(await CLIHarness.exitCode(["policy", "export", "--output", exported] + connection) == 0)
       let text = try String(contentsOfFile: exported, encoding: .utf8)

@@ -50,9 +50,15 @@ import Testing
     ("maxRequestBytes: 65536", "maxRequestBytes: 8192", "below 65536"),
     ("provider: {name: remit}", "provider: {name: remit-authz}", "is not registered"),
     ("spec: {mtls: {mode: STRICT}}", "spec: {mtls: {mode: PERMISSIVE}}", "does not require STRICT mTLS"),
-    ("spec: {mtls: {mode: STRICT}}", "spec: {mtls: {mode: STRICT}, portLevelMtls: {8080: {mode: DISABLE}}}", "on port(s) 8080"),
+    (
+      "spec: {mtls: {mode: STRICT}}", "spec: {mtls: {mode: STRICT}, portLevelMtls: {8080: {mode: DISABLE}}}",
+      "on port(s) 8080"
+    ),
     ("ports: [{name: grpc, port: 9191}]", "ports: [{name: http, port: 9191}]", "not grpc"),
-    ("namespace: agents}\nspec:\n  action", "namespace: remit-system}\nspec:\n  action", "own namespace remit-system is governed"),
+    (
+      "namespace: agents}\nspec:\n  action", "namespace: remit-system}\nspec:\n  action",
+      "own namespace remit-system is governed"
+    ),
   ])
   func eachBreakageIsAnError(_ change: (String, String, String)) throws {
     let text = Self.goodMesh.replacingOccurrences(of: change.0, with: change.1)
@@ -62,13 +68,14 @@ import Testing
   }
 
   @Test func ambientGovernedNamespacesAndTheIstioConfigMapAreUnderstood() throws {
-    let text = Self.goodMesh + """
+    let text =
+      Self.goodMesh + """
 
-      ---
-      apiVersion: v1
-      kind: Namespace
-      metadata: {name: agents, labels: {istio.io/dataplane-mode: ambient}}
-      """
+        ---
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: agents, labels: {istio.io/dataplane-mode: ambient}}
+        """
     #expect(try lint(text).contains { $0.problem.contains("ambient") })
     let configMap = """
       apiVersion: v1
@@ -89,7 +96,8 @@ import Testing
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("remit-lint-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
-    let snippet = MeshSnippet(release: "remit-authz", namespace: "remit-system", provider: "remit", port: 9191, timeout: "0.5s")
+    let snippet = MeshSnippet(
+      release: "remit-authz", namespace: "remit-system", provider: "remit", port: 9191, timeout: "0.5s")
     #expect(try lint(snippet.yaml) == [])
     let good = directory.appendingPathComponent("good.yaml").path
     try Self.goodMesh.write(toFile: good, atomically: true, encoding: .utf8)

@@ -81,48 +81,55 @@ extension DashboardRoutes {
   }
 
   func addAuditRoutes(to ui: RouterGroup<BasicRequestContext>) {
-    ui.get("/decisions", use: page { request, _, session in
-      let form = try DashboardForm.query(request)
-      let filter = DecisionFilter(
-        agent: form["agent"] ?? "", verdict: form["verdict"] ?? "", reason: form["reason"] ?? "")
-      var verdictOptions = [DashboardOption(value: "", label: "any", selected: filter.verdict.isEmpty)]
-      verdictOptions += ["allow", "deny"].map { DashboardOption(value: $0, label: $0, selected: $0 == filter.verdict) }
-      var view = DecisionsView(
-        layout: DashboardLayout(title: "Decisions", session: session, section: .decisions), filter: filter,
-        verdictOptions: verdictOptions, events: [], hasEvents: false, nextPage: nil, error: nil)
-      let values = [filter.agent, filter.verdict, filter.reason, form["cursor"] ?? ""]
-      guard values.allSatisfy({ $0.utf8.count <= Self.maximumFilterLength }) else {
-        view.error = "Each filter must be at most \(Self.maximumFilterLength) characters."
-        return try renderer.html("decisions", view, status: .unprocessableContent)
-      }
-      let query = AuditQuery(
-        agent: form.nonEmpty("agent"), verdict: form.nonEmpty("verdict"), reason: form.nonEmpty("reason"),
-        cursor: form.nonEmpty("cursor"))
-      let page: AuditPage
-      do {
-        page = try await store.auditEvents(tenant: session.tenant, query)
-      } catch let error as ControlPlaneError where error.status == .unprocessableContent {
-        view.error = error.problems.first.map { "\($0.field): \($0.message)" } ?? error.message
-        return try renderer.html("decisions", view, status: .unprocessableContent)
-      }
-      view.events = page.events.map(DecisionRow.init)
-      view.hasEvents = !view.events.isEmpty
-      view.nextPage = page.nextCursor.map { cursor in
-        let parameters = [("agent", filter.agent), ("verdict", filter.verdict), ("reason", filter.reason)]
-          .filter { !$0.1.isEmpty } + [("cursor", cursor)]
-        return "/ui/decisions?"
-          + parameters.map { "\($0.0)=\(Self.queryValue($0.1))" }.joined(separator: "&")
-      }
-      return try renderer.html("decisions", view)
-    })
-    ui.get("/authorizers", use: page { _, _, session in
-      let records = try await store.authorizers(tenant: session.tenant)
-      let view = AuthorizersView(
-        layout: DashboardLayout(title: "Authorizers", session: session, section: .authorizers),
-        currentVersion: try await store.policyVersion(tenant: session.tenant),
-        authorizers: records.map(AuthorizerRow.init), hasAuthorizers: !records.isEmpty)
-      return try renderer.html("authorizers", view)
-    })
+    ui.get(
+      "/decisions",
+      use: page { request, _, session in
+        let form = try DashboardForm.query(request)
+        let filter = DecisionFilter(
+          agent: form["agent"] ?? "", verdict: form["verdict"] ?? "", reason: form["reason"] ?? "")
+        var verdictOptions = [DashboardOption(value: "", label: "any", selected: filter.verdict.isEmpty)]
+        verdictOptions += ["allow", "deny"].map {
+          DashboardOption(value: $0, label: $0, selected: $0 == filter.verdict)
+        }
+        var view = DecisionsView(
+          layout: DashboardLayout(title: "Decisions", session: session, section: .decisions), filter: filter,
+          verdictOptions: verdictOptions, events: [], hasEvents: false, nextPage: nil, error: nil)
+        let values = [filter.agent, filter.verdict, filter.reason, form["cursor"] ?? ""]
+        guard values.allSatisfy({ $0.utf8.count <= Self.maximumFilterLength }) else {
+          view.error = "Each filter must be at most \(Self.maximumFilterLength) characters."
+          return try renderer.html("decisions", view, status: .unprocessableContent)
+        }
+        let query = AuditQuery(
+          agent: form.nonEmpty("agent"), verdict: form.nonEmpty("verdict"), reason: form.nonEmpty("reason"),
+          cursor: form.nonEmpty("cursor"))
+        let page: AuditPage
+        do {
+          page = try await store.auditEvents(tenant: session.tenant, query)
+        } catch let error as ControlPlaneError where error.status == .unprocessableContent {
+          view.error = error.problems.first.map { "\($0.field): \($0.message)" } ?? error.message
+          return try renderer.html("decisions", view, status: .unprocessableContent)
+        }
+        view.events = page.events.map(DecisionRow.init)
+        view.hasEvents = !view.events.isEmpty
+        view.nextPage = page.nextCursor.map { cursor in
+          let parameters =
+            [("agent", filter.agent), ("verdict", filter.verdict), ("reason", filter.reason)]
+            .filter { !$0.1.isEmpty } + [("cursor", cursor)]
+          return "/ui/decisions?"
+            + parameters.map { "\($0.0)=\(Self.queryValue($0.1))" }.joined(separator: "&")
+        }
+        return try renderer.html("decisions", view)
+      })
+    ui.get(
+      "/authorizers",
+      use: page { _, _, session in
+        let records = try await store.authorizers(tenant: session.tenant)
+        let view = AuthorizersView(
+          layout: DashboardLayout(title: "Authorizers", session: session, section: .authorizers),
+          currentVersion: try await store.policyVersion(tenant: session.tenant),
+          authorizers: records.map(AuthorizerRow.init), hasAuthorizers: !records.isEmpty)
+        return try renderer.html("authorizers", view)
+      })
   }
 
   /// A query parameter value, percent-encoded.
