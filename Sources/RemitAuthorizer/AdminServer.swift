@@ -1,4 +1,6 @@
+import Foundation
 import Hummingbird
+import JWTKit
 import Logging
 
 /// What `/metrics` reads at scrape time.
@@ -16,14 +18,26 @@ enum AdminServer {
     store: SnapshotStore,
     grpcReady: ReadinessFlag,
     logger: Logger,
-    metrics: MetricsSources
+    metrics: MetricsSources,
+    broker: CredentialBroker
   ) -> some ApplicationProtocol {
     let router = Router()
+    router.get("/.well-known/jwks.json") { _, _ -> Response in
+      // The keys credentials from this pod are signed with; none while brokering is disabled.
+      let jwks = broker.key?.jwks ?? JWKS(keys: [])
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+      var headers = HTTPFields()
+      headers[.contentType] = "application/json"
+      headers[.cacheControl] = "max-age=60"
+      return Response(
+        status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(jwks))))
+    }
     router.get("/healthz") { _, _ in "ok\n" }
     router.get("/metrics") { _, _ -> Response in
       let text = metrics.metrics.exposition(
         snapshot: store.current, sync: metrics.sync?.current, audit: metrics.audit?.statistics,
-        brokerEnabled: false)
+        brokerEnabled: broker.key != nil)
       var headers = HTTPFields()
       headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
       return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: text)))
@@ -37,7 +51,12 @@ enum AdminServer {
         reasons.append("the gRPC listener is not up")
       }
       if reasons.isEmpty {
-        return Response(status: .ok, body: .init(byteBuffer: .init(string: "ready\n")))
+        // Ready either way; brokering off is a detail an operator must see, not a reason to stop routing.
+        var text = "ready\n"
+        if let error = broker.disabledReason {
+          text += "credential broker disabled: \(error.message)\n"
+        }
+        return Response(status: .ok, body: .init(byteBuffer: .init(string: text)))
       }
       let text = "not ready: " + reasons.joined(separator: "; ") + "\n"
       return Response(status: .serviceUnavailable, body: .init(byteBuffer: .init(string: text)))

@@ -19,6 +19,8 @@ public struct Authorizer: Sendable {
   /// Sync state with the control plane (unused on a policy file).
   public let syncStatus = SyncStatus()
   public let metrics = AuthorizerMetrics()
+  /// The transport key once loaded, or why brokering is off.
+  public let broker = CredentialBroker()
 
   public init(configuration: AuthorizerConfiguration, logger: Logger, decisionLogger: Logger? = nil) throws {
     try configuration.validate()
@@ -40,6 +42,7 @@ public struct Authorizer: Sendable {
     // audit shipper (which flushes), then the policy source, and the admin listener last.
     var services: [any Service] = []
     var controlPlaneClient: ControlPlaneClient?
+    loadTransportKey()
     switch configuration.policySource {
     case .file(let path):
       let (snapshot, loadedBytes) = try PolicyFileSource.load(path: path)
@@ -97,7 +100,7 @@ public struct Authorizer: Sendable {
         AdminServer.application(
           address: admin, store: store, grpcReady: grpcReady, logger: logger,
           metrics: MetricsSources(
-            metrics: metrics, sync: following ? syncStatus : nil, audit: auditQueue)), at: 0)
+            metrics: metrics, sync: following ? syncStatus : nil, audit: auditQueue), broker: broker), at: 0)
     }
     let readiness = grpcReady
     let listen = configuration.listen
@@ -126,6 +129,27 @@ public struct Authorizer: Sendable {
     }
     // HTTPClient must be shut down before it is released.
     await controlPlaneClient?.shutdown()
+  }
+}
+
+extension Authorizer {
+  /// The per-pod transport key; without a writable state directory brokering is disabled, loudly.
+  func loadTransportKey() {
+    guard let directory = configuration.stateDirectory else {
+      broker.disable(ConfigurationError(code: "state_dir_missing", message: "no --state-dir for the transport key"))
+      logger.warning("credential brokering disabled: no --state-dir for the transport key")
+      return
+    }
+    do {
+      let key = try TransportKey.loadOrCreate(directory: directory)
+      broker.enable(key)
+      logger.info("transport key ready", metadata: ["kid": "\(key.keyID)", "state_dir": "\(directory)"])
+    } catch {
+      broker.disable(error)
+      logger.error(
+        "credential brokering disabled: the transport key cannot be created or read; requests that need a credential will be denied",
+        metadata: ["error_code": "\(error.code)", "error": "\(error.message)"])
+    }
   }
 }
 

@@ -41,6 +41,9 @@ public struct AuthorizerConfiguration: Sendable {
   public var policySource: PolicySource
   /// TLS for the gRPC listener; nil is plaintext, allowed on loopback only.
   public var tls: TLSFiles?
+  /// Writable directory for the per-pod transport key (and, following a control plane, the
+  /// snapshot cache and audit spool). Nil: no transport key, so credential brokering is off.
+  public var stateDirectory: String?
   /// gRPC listener for ext_authz and health.
   public var listen: ListenAddress
   /// HTTP listener for `/healthz` and `/readyz`; nil to disable.
@@ -56,11 +59,12 @@ public struct AuthorizerConfiguration: Sendable {
     adminListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 9901),
     policyPollInterval: Duration = .milliseconds(500),
     instanceID: String = "remit-authorizer",
-    tls: TLSFiles? = nil
+    tls: TLSFiles? = nil,
+    stateDirectory: String? = nil
   ) {
     self.init(
       policySource: .file(policyFile), listen: listen, adminListen: adminListen,
-      policyPollInterval: policyPollInterval, instanceID: instanceID, tls: tls)
+      policyPollInterval: policyPollInterval, instanceID: instanceID, tls: tls, stateDirectory: stateDirectory)
   }
 
   public init(
@@ -69,8 +73,13 @@ public struct AuthorizerConfiguration: Sendable {
     adminListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 9901),
     policyPollInterval: Duration = .milliseconds(500),
     instanceID: String = "remit-authorizer",
-    tls: TLSFiles? = nil
+    tls: TLSFiles? = nil,
+    stateDirectory: String? = nil
   ) {
+    self.stateDirectory = stateDirectory
+    if stateDirectory == nil, case .controlPlane(let connection) = policySource {
+      self.stateDirectory = connection.stateDirectory
+    }
     self.policySource = policySource
     self.listen = listen
     self.adminListen = adminListen

@@ -42,7 +42,9 @@ struct ServeCommand: AsyncParsableCommand {
 
   @Option(
     name: .customLong("state-dir"),
-    help: "Writable directory for the snapshot cache and the audit spool (default remit-state). [REMIT_STATE_DIR]")
+    help:
+      "Writable directory for the transport key, the snapshot cache and the audit spool (default remit-state). [REMIT_STATE_DIR]"
+  )
   var stateDir: String?
 
   @Option(
@@ -96,7 +98,8 @@ struct ServeCommand: AsyncParsableCommand {
         listen: try ListenAddress(parsing: environmentFallback(listen, "REMIT_LISTEN") ?? "127.0.0.1:9191"),
         adminListen: try ListenAddress(
           parsing: environmentFallback(adminListen, "REMIT_ADMIN_LISTEN") ?? "127.0.0.1:9901"),
-        tls: try tlsFiles()
+        tls: try tlsFiles(),
+        stateDirectory: environmentFallback(stateDir, "REMIT_STATE_DIR") ?? "remit-state"
       )
       try configuration.validate()
     } catch {
