@@ -23,7 +23,8 @@ COPY Sources ./Sources
 # SwiftPM checks every target of the manifest, test targets included, before building one product.
 COPY Tests ./Tests
 RUN swift build -c release --static-swift-stdlib --product remit \
- && install -D -m 0755 "$(swift build -c release --show-bin-path)/remit" /out/remit
+ && install -D -m 0755 "$(swift build -c release --show-bin-path)/remit" /out/remit \
+ && strip /out/remit
 
 FROM ${RUNTIME_IMAGE}
 RUN export DEBIAN_FRONTEND=noninteractive \
