@@ -25,16 +25,13 @@ struct ControlPlaneOptions: ParsableArguments {
   }
 
   func key() throws -> String {
-    if let apiKey { return apiKey }
-    if let path = environmentFallback(apiKeyFile, "REMIT_API_KEY_FILE") {
-      guard let data = FileManager.default.contents(atPath: path), data.count <= 1024,
-        let text = String(data: data, encoding: .utf8)
-      else { throw ValidationError("cannot read an API key from \(path)") }
-      return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    let key: String?
+    do {
+      key = try resolveAPIKey(flag: apiKey, file: apiKeyFile)
+    } catch {
+      throw ValidationError(error.message)
     }
-    guard let key = environmentFallback(nil, "REMIT_API_KEY") else {
-      throw ValidationError("an API key is required: --api-key-file FILE or REMIT_API_KEY")
-    }
+    guard let key else { throw ValidationError("an API key is required: --api-key-file FILE or REMIT_API_KEY") }
     return key
   }
 

@@ -182,17 +182,24 @@ struct ServeCommand: AsyncParsableCommand {
   }
 
   func readAPIKey() throws -> String {
-    if let apiKey { return apiKey }
-    if let path = environmentFallback(apiKeyFile, "REMIT_API_KEY_FILE") {
-      guard let bytes = FileManager.default.contents(atPath: path), bytes.count <= 1024,
-        let text = String(data: bytes, encoding: .utf8)
-      else {
-        throw ConfigurationError(code: "api_key_unreadable", message: "cannot read an API key from \(path)")
-      }
-      return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-    return environmentFallback(nil, "REMIT_API_KEY") ?? ""
+    // A missing key is reported by ControlPlaneConnection.validate with the flags to use.
+    try resolveAPIKey(flag: apiKey, file: apiKeyFile) ?? ""
   }
+}
+
+/// The API key from `--api-key`, else the file named by `--api-key-file` / REMIT_API_KEY_FILE,
+/// else REMIT_API_KEY; nil when none is given.
+func resolveAPIKey(flag: String?, file: String?) throws(ConfigurationError) -> String? {
+  if let flag { return flag }
+  if let path = environmentFallback(file, "REMIT_API_KEY_FILE") {
+    guard let data = FileManager.default.contents(atPath: path), data.count <= 1024,
+      let text = String(data: data, encoding: .utf8)
+    else {
+      throw ConfigurationError(code: "api_key_unreadable", message: "cannot read an API key from \(path)")
+    }
+    return text.trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+  return environmentFallback(nil, "REMIT_API_KEY")
 }
 
 /// The host name (the pod name in Kubernetes), for the default instance id.
