@@ -14,8 +14,10 @@ struct ServeCommand: AsyncParsableCommand {
       logged and the last good policy stays in force. From a control plane, each new version is \
       applied within a second, the last good snapshot is kept in --state-dir and used when the \
       control plane cannot be reached at start, and decision events are sent in batches (spooled \
-      to --state-dir while the control plane is down). Plaintext gRPC is allowed on a loopback \
-      address only.
+      to --state-dir while the control plane is down). With --tls-cert, --tls-key and \
+      --tls-client-ca the gRPC listener requires client certificates from the mesh CA; the files \
+      are re-read when they change. Plaintext gRPC is allowed on a loopback address only. \
+      Settings may also come from a YAML file (--config): see docs/operations.md.
       """
   )
 
@@ -57,7 +59,8 @@ struct ServeCommand: AsyncParsableCommand {
 
   @Option(
     name: .customLong("admin-listen"),
-    help: "Admin HTTP listen address for /healthz and /readyz (default 127.0.0.1:9901). [REMIT_ADMIN_LISTEN]"
+    help:
+      "Admin HTTP listen address for /healthz, /readyz, /metrics and /.well-known/jwks.json (default 127.0.0.1:9901). [REMIT_ADMIN_LISTEN]"
   )
   var adminListen: String?
 
@@ -79,9 +82,9 @@ struct ServeCommand: AsyncParsableCommand {
 
   @Option(
     name: .customLong("tls-client-san"),
-    help: ArgumentHelp(
-      "Allow only client certificates with this SPIFFE ID or DNS name (repeatable; * at the end matches a prefix).",
-      discussion: "[REMIT_TLS_CLIENT_SANS, comma-separated]"))
+    help:
+      "Allow only client certificates with this SPIFFE ID or DNS name (repeatable; * at the end matches a prefix). [REMIT_TLS_CLIENT_SANS, comma-separated]"
+  )
   var tlsClientSANs: [String] = []
 
   @Option(
