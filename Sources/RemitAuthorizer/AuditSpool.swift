@@ -48,22 +48,9 @@ struct AuditSpool {
     guard totalBytes + batch.count <= capacityBytes else { return false }
     let name = String(format: "%020llu-%d.json", nextSequence, events)
     let temporary = path(name + ".tmp")
-    let written = batch.withUnsafeBytes { buffer -> Bool in
-      guard let base = buffer.baseAddress else { return false }
-      let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-      guard descriptor >= 0 else { return false }
-      defer { close(descriptor) }
-      var offset = 0
-      while offset < buffer.count {
-        let result = write(descriptor, base + offset, buffer.count - offset)
-        if result < 0 {
-          if errno == EINTR { continue }
-          return false
-        }
-        offset += result
-      }
-      return true
-    }
+    // Written whole under a temporary name, then renamed: a crash never leaves half a batch.
+    let written = FileManager.default.createFile(
+      atPath: temporary, contents: Data(batch), attributes: [.posixPermissions: 0o600])
     guard written, rename(temporary, path(name)) == 0 else {
       unlink(temporary)
       return false
@@ -74,7 +61,6 @@ struct AuditSpool {
     return true
   }
 
-  /// The oldest batch, or nil. An unreadable file is removed and reported as lost.
   /// The oldest batch; `batch` is nil when its file can no longer be read (then it is removed
   /// and its events count as lost).
   mutating func oldest() -> (name: String, events: Int, batch: [UInt8]?)? {

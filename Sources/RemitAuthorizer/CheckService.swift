@@ -59,7 +59,7 @@ public struct DecisionLog: Sendable {
     metrics?.record(decision, latency: latency)
     let microseconds = Int(latency.components.seconds * 1_000_000 + latency.components.attoseconds / 1_000_000_000_000)
     if let audit {
-      audit.append(AuditEvent(decision, id: id, time: Date(), latencyMicroseconds: microseconds))
+      audit.append(decision, id: id, time: Date(), latencyMicroseconds: microseconds)
     }
     let null = Logger.MetadataValue.stringConvertible(JSONNull())
     func text(_ value: String?) -> Logger.MetadataValue { value.map { .string($0) } ?? null }

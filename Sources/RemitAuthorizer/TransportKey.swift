@@ -37,6 +37,10 @@ public struct TransportKey: Sendable {
     let path = (directory as NSString).appendingPathComponent(fileName)
     if let data = FileManager.default.contents(atPath: path) {
       do {
+        // The stored form is about 150 bytes; anything far larger is not ours.
+        guard data.count <= 4096 else {
+          throw ConfigurationError(code: "transport_key_invalid", message: "larger than 4096 bytes")
+        }
         let stored = try JSONDecoder().decode(Stored.self, from: data)
         guard stored.version == 1, let signing = Data(base64Encoded: stored.signingKey),
           let agreement = Data(base64Encoded: stored.agreementKey)

@@ -40,7 +40,6 @@ struct ControlPlaneOptions: ParsableArguments {
     _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json"
   ) async throws -> (status: Int, headers: HTTPHeaders, body: [UInt8]) {
     let key = try key()
-    let client = HTTPClient(eventLoopGroupProvider: .singleton)
     do {
       var request = HTTPClientRequest(url: baseURL + path)
       request.method = method
@@ -49,13 +48,11 @@ struct ControlPlaneOptions: ParsableArguments {
         request.headers.add(name: "Content-Type", value: contentType)
         request.body = .bytes(ByteBuffer(bytes: body))
       }
-      let response = try await client.execute(request, timeout: .seconds(30))
+      // The process-wide client: one command, one request, nothing to shut down.
+      let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
       let buffer = try await response.body.collect(upTo: 16 << 20)
-      try await client.shutdown()
       return (Int(response.status.code), response.headers, Array(buffer.readableBytesView))
     } catch {
-      try? await client.shutdown()
-      if error is ValidationError { throw error }
       printError("remit: cannot reach the control plane at \(baseURL): \(error)")
       throw ExitCode(2)
     }

@@ -60,11 +60,12 @@ import Testing
 
   @Test func theQueueDropsAndCountsWhatDoesNotFit() {
     let queue = AuditQueue(capacity: 2)
-    let event = AuditEvent(Decision.sample, id: "d1", time: Date(), latencyMicroseconds: 5)
-    for _ in 0..<5 { queue.append(event) }
+    for index in 0..<5 { queue.append(Decision.sample, id: "d\(index)", time: Date(), latencyMicroseconds: 5) }
     #expect(queue.count == 2)
     #expect(queue.statistics.dropped == 3)
-    #expect(queue.take(upTo: 10).count == 2)
+    let taken = queue.take(upTo: 10)
+    #expect(taken.map(\.decisionId) == ["d0", "d1"])
+    #expect(taken.first?.reason == "scope_tool_denied")
     #expect(queue.count == 0)
   }
 
