@@ -322,3 +322,60 @@ def test_sign_out_ends_the_session(control_plane, signed_in):
     assert signed_in.get_cookie("remit_session") is None
     signed_in.get(control_plane.url + "/ui/agents")
     assert signed_in.current_url == control_plane.url + "/ui/sign-in"
+
+
+def test_a_decision_made_by_a_real_authorizer_appears_in_decisions(control_plane, signed_in, tmp_path):
+    """The whole path: the example policy applied with `remit policy apply`, a `remit serve
+    --control-plane` following it, a real gRPC Check (`remit check --authorizer`), the audit
+    shipper's batch, and the row in the browser. (Runs last: it replaces the tenant's policy.)"""
+    import subprocess
+
+    from support.remit import repo_root
+
+    binary = str(binary_or_fail())
+    examples = repo_root() / "examples"
+    env = dict(os.environ, REMIT_API_KEY=control_plane.admin_key)
+    applied = subprocess.run(
+        [binary, "policy", "apply", str(examples / "policy.yaml"), "--control-plane", control_plane.url],
+        env=env, capture_output=True, text=True, timeout=30)
+    assert applied.returncode == 0, applied.stderr
+    status, issued = control_plane.api("POST", "/v1/api-keys", {"role": "authorizer"})
+    assert status == 201, issued
+    key_file = tmp_path / "authorizer-key"
+    key_file.write_text(issued["key"])
+    grpc_port, admin_port = free_port(), free_port()
+    authorizer = ManagedProcess(
+        "authorizer",
+        [binary, "serve", "--control-plane", control_plane.url, "--api-key-file", str(key_file),
+         "--state-dir", str(tmp_path / "state"), "--instance-id", "e2e-dashboard-authz",
+         "--listen", f"127.0.0.1:{grpc_port}", "--admin-listen", f"127.0.0.1:{admin_port}"],
+        tmp_path).start()
+    try:
+        def ready():
+            assert authorizer.alive(), authorizer.diagnostics()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/readyz", timeout=1) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+
+        wait_until(ready, timeout=30, what="the authorizer's /readyz")
+        checked = subprocess.run(
+            [binary, "check", "--authorizer", f"127.0.0.1:{grpc_port}",
+             "--request", str(examples / "requests" / "tools-call-denied.json")],
+            capture_output=True, text=True, timeout=30)
+        assert checked.returncode == 3, checked.stdout + checked.stderr
+        decision = json.loads(checked.stdout)
+        assert decision["reason"] == "scope_tool_denied"
+        decision_id = decision["decision_id"]
+
+        def shown():
+            signed_in.get(control_plane.url + "/ui/decisions?agent=checkout-bot")
+            rows = signed_in.find_elements(By.CSS_SELECTOR, f"tr[data-decision='{decision_id}']")
+            return rows[0] if rows else None
+
+        row = wait_until(shown, timeout=15, interval=0.5, what="the decision's row in Decisions")
+        assert "scope_tool_denied" in row.text and "checkout-bot" in row.text
+        assert "e2e-dashboard-authz" in row.text
+    finally:
+        authorizer.stop()
