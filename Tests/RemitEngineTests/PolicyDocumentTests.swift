@@ -252,4 +252,23 @@ import Testing
     #expect(throws: PolicyError.self) { try PolicyDocument.load(Array(": : :".utf8), format: .yaml) }
     #expect(throws: PolicyError.self) { try PolicyDocument.load([0xFF, 0xFE], format: .yaml) }
   }
+
+  /// A kilobyte of nested aliases stands for a billion nodes; it is refused while composing,
+  /// before any decoding walks it.
+  @Test func aYAMLAliasBombIsRefusedNotExpanded() throws {
+    var lines = [
+      "apiVersion: remit/v1", "kind: Policy", "metadata: {name: bomb}", "x0: &a0 [l, l, l, l, l, l, l, l, l, l]",
+    ]
+    for level in 1..<9 {
+      lines.append(
+        "x\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]")
+    }
+    do {
+      _ = try PolicyDocument.load(Array(lines.joined(separator: "\n").utf8), format: .yaml)
+      Issue.record("an alias bomb was accepted")
+    } catch {
+      #expect(error.code == "policy_unreadable")
+      #expect(error.issues.first?.message.contains("YAML nodes") == true)
+    }
+  }
 }

@@ -17,16 +17,12 @@ enum DashboardMissionText {
     }
     let composed: Node?
     do {
-      composed = try Yams.compose(yaml: text)
+      composed = try PolicyDocument.composeBoundedYAML(text, limit: maximumNodes)
     } catch {
-      throw ControlPlaneError.validation(field: "", "is not a readable YAML document: \(error)")
+      throw ControlPlaneError.validation(field: "", error.issues.first?.message ?? "is not a readable YAML document")
     }
     guard case .mapping(var mapping)? = composed else {
       throw ControlPlaneError.validation(field: "", "must be a mission: a YAML mapping or a JSON object")
-    }
-    var budget = maximumNodes
-    guard withinBudget(.mapping(mapping), &budget) else {
-      throw ControlPlaneError.validation(field: "", "is too large (at most \(maximumNodes) YAML nodes)")
     }
     if let pathID {
       if let id = mapping["id"] {
@@ -69,24 +65,5 @@ enum DashboardMissionText {
     if path == prefix { return "" }
     if path.hasPrefix(prefix + ".") { return String(path.dropFirst(prefix.count + 1)) }
     return path
-  }
-
-  /// False once more than `budget` nodes were seen; stops walking there.
-  static func withinBudget(_ node: Node, _ budget: inout Int) -> Bool {
-    budget -= 1
-    if budget < 0 { return false }
-    switch node {
-    case .mapping(let mapping):
-      for (key, value) in mapping {
-        guard withinBudget(key, &budget), withinBudget(value, &budget) else { return false }
-      }
-    case .sequence(let sequence):
-      for element in sequence {
-        guard withinBudget(element, &budget) else { return false }
-      }
-    default:
-      break
-    }
-    return true
   }
 }

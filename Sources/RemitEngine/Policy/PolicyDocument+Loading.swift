@@ -5,6 +5,52 @@ extension PolicyDocument {
   /// The largest document accepted, in bytes. A policy with 10,000 agents is a few MiB.
   public static let maximumDocumentBytes = 64 << 20
 
+  /// The most YAML nodes a document may expand to, aliases counted every time they are used: a
+  /// kilobyte of nested aliases can otherwise stand for a billion nodes. 10,000 agents with
+  /// missions and 10,000 threat indicators are a few hundred thousand.
+  public static let maximumYAMLNodes = 2_000_000
+
+  /// Composes YAML into a node tree, refusing one that expands beyond `limit` nodes. The tree
+  /// shares aliased nodes, so composing is cheap; the count stops as soon as the limit is passed.
+  public static func composeBoundedYAML(_ text: String, limit: Int = maximumYAMLNodes) throws(PolicyError) -> Node? {
+    let node: Node?
+    do {
+      node = try Yams.compose(yaml: text)
+    } catch {
+      throw PolicyError(
+        code: "policy_unreadable", issues: [PolicyIssue(path: "", message: "is not a readable YAML document: \(error)")]
+      )
+    }
+    var budget = limit
+    if let node, !withinBudget(node, &budget) {
+      throw PolicyError(
+        code: "policy_unreadable",
+        issues: [
+          PolicyIssue(path: "", message: "is too large: expands to more than \(limit) YAML nodes (aliases included)")
+        ])
+    }
+    return node
+  }
+
+  /// False once more than `budget` nodes were seen; stops walking there.
+  static func withinBudget(_ node: Node, _ budget: inout Int) -> Bool {
+    budget -= 1
+    if budget < 0 { return false }
+    switch node {
+    case .mapping(let mapping):
+      for (key, value) in mapping {
+        guard withinBudget(key, &budget), withinBudget(value, &budget) else { return false }
+      }
+    case .sequence(let sequence):
+      for element in sequence {
+        guard withinBudget(element, &budget) else { return false }
+      }
+    default:
+      break
+    }
+    return true
+  }
+
   public enum Format: Sendable {
     case yaml
     case json
@@ -41,9 +87,12 @@ extension PolicyDocument {
             issues: [PolicyIssue(path: "", message: "document is not valid UTF-8")]
           )
         }
+        guard let node = try composeBoundedYAML(text) else {
+          throw PolicyError(code: "policy_unreadable", issues: [PolicyIssue(path: "", message: "document is empty")])
+        }
         let decoder = YAMLDecoder()
-        document = try decoder.decode(PolicyDocument.self, from: text)
-        tree = try decoder.decode(PolicyValue.self, from: text)
+        document = try decoder.decode(PolicyDocument.self, from: node)
+        tree = try decoder.decode(PolicyValue.self, from: node)
       }
     } catch let error as PolicyError {
       throw error
