@@ -30,7 +30,7 @@ public final class AuthorizerMetrics: Sendable {
     duration = registry.makeDurationHistogram(
       descriptor: MetricNameDescriptor(
         namespace: "remit", metricName: "decision_duration", unitName: "seconds",
-        helpText: "Time from a Check request decoded to its decision made"),
+        helpText: "Time in the Check handler: request extraction, decision and response"),
       buckets: [
         .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250),
         .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10),

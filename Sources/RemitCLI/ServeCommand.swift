@@ -12,7 +12,7 @@ struct ServeCommand: AsyncParsableCommand {
       authorizer API key). Every flag can also be set with an environment variable, shown in \
       brackets. The policy file is reloaded when it changes; a change that does not validate is \
       logged and the last good policy stays in force. From a control plane, each new version is \
-      applied within a second, the last good snapshot is kept in --state-dir and used when the \
+      applied as soon as the long-poll returns it, the last good snapshot is kept in --state-dir and used when the \
       control plane cannot be reached at start, and decision events are sent in batches (spooled \
       to --state-dir while the control plane is down). With --tls-cert, --tls-key and \
       --tls-client-ca the gRPC listener requires client certificates from the mesh CA; the files \
