@@ -194,17 +194,41 @@ import Testing
       ])
   }
 
-  @Test func sectionsNotYetEnforcedAreRefusedNotIgnored() {
+  @Test func delegationAndCredentialSectionsAreValidated() {
+    let valid = issues(
+      header + """
+        settings:
+          delegation: {header: x-chain, maxDepth: 3, escalation: narrow, ttlSeconds: 60}
+        missions:
+          - id: m
+            delegation: {requireChain: true}
+            credentials:
+              - {to: tools/a, mint: {header: authorization, scheme: Bearer, ttlSeconds: 300}}
+              - {to: "tools/*", secret: {name: payments-api-key, header: x-api-key}}
+        """
+    )
+    #expect(valid.isEmpty)
     let found = issues(
       header + """
+        settings:
+          delegation: {header: X-Bad, maxDepth: 0, ttlSeconds: 0}
         missions:
           - id: m
             credentials:
-              - {to: tools/a, mint: {header: authorization}}
+              - {to: tools/a, mint: {ttlSeconds: 301}}
+              - {to: tools/a, secret: {name: "bad name", header: host}}
+              - {to: tools/b}
+              - {to: tools/c, mint: {header: x-remit-delegation-chain-id}, secret: {name: s, header: x-s}}
+              - {to: tools/d, mint: {header: x-envoy-original-path}}
         """
     )
-    #expect(Set(found.map(\.path)) == ["missions[0].credentials"])
-    #expect(found.allSatisfy { $0.message.contains("not enforced") })
+    #expect(
+      Set(found.map(\.path)) == [
+        "settings.delegation.header", "settings.delegation.maxDepth", "settings.delegation.ttlSeconds",
+        "missions[0].credentials[0].mint.ttlSeconds", "missions[0].credentials[1].to",
+        "missions[0].credentials[1].secret.name", "missions[0].credentials[1].secret.header",
+        "missions[0].credentials[2]", "missions[0].credentials[3]", "missions[0].credentials[4].mint.header",
+      ])
   }
 
   @Test func contentSecuritySections() {

@@ -35,6 +35,12 @@ public struct Decision: Sendable {
   public var headersToSet: [(name: String, value: String)]
   /// Incoming headers to strip before the request goes upstream.
   public var headersToRemove: [String]
+  /// A call inside a delegation chain: what the ledger must be asked before the request may go.
+  public var delegation: DelegationStep?
+  /// Root … caller in the chain, once the ledger answered.
+  public var chainPath: [String]
+  /// The credential to issue on allow (section 7); never a value.
+  public var credential: CredentialPlan?
   /// Step-by-step explanation; filled only when asked for (`remit check`).
   public var trace: [TraceEntry]
 
@@ -45,6 +51,7 @@ public struct Decision: Sendable {
     findings = []
     headersToSet = []
     headersToRemove = []
+    chainPath = []
     trace = []
   }
 

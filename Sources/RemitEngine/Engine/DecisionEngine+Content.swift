@@ -1,5 +1,6 @@
 /// What step 4 (mission scope) established, for the content checks that follow.
 struct ScopeResult {
+  let agent: CompiledAgent
   let mission: CompiledMission
   let destination: WorkloadIdentity
   /// The external host of an egress check.
@@ -10,6 +11,8 @@ struct ScopeResult {
 /// then allow. They run only once the request is within the mission's scope.
 extension DecisionEngine {
   func inspectContent(_ run: inout Evaluation, scope: ScopeResult, snapshot: PolicySnapshot) {
+    // 5. Delegation, and the credential the request will get.
+    guard prepareDelegation(&run, scope: scope, snapshot: snapshot) else { return }
     let content = snapshot.content
     let http = run.request.http
 

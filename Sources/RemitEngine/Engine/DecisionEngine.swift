@@ -141,7 +141,13 @@ public struct DecisionEngine: Sendable {
       case .failure(let problem): return run.deny(.requestInvalid, step: "request", problem.rawValue)
       }
       run.decision.path = path
-      if let chain = http.headers[snapshot.chainHeader], Self.isValidChainID(chain) {
+      if let chain = http.headers[snapshot.chainHeader] {
+        // A chain id is stored and logged: a malformed one is refused, never ignored.
+        guard DelegationHop.isValidChainID(chain) else {
+          return run.deny(
+            .requestInvalid, step: "request",
+            "\(snapshot.chainHeader) must be 1-128 characters of A-Z, a-z, 0-9, ., _, : and -")
+        }
         run.decision.chainID = chain
       }
     }
@@ -168,7 +174,8 @@ public struct DecisionEngine: Sendable {
       }
       run.note("scope", "ok", "egress to \(host) allowed by mission \(mission.id)")
       return inspectContent(
-        &run, scope: .init(mission: mission, destination: destination, externalHost: host), snapshot: snapshot)
+        &run, scope: .init(agent: agent, mission: mission, destination: destination, externalHost: host),
+        snapshot: snapshot)
     }
     let grants = mission.grants(for: destination)
     guard !grants.isEmpty else {
@@ -178,7 +185,7 @@ public struct DecisionEngine: Sendable {
         "mission \(mission.id) does not allow \(destination.workload)"
       )
     }
-    let scope = ScopeResult(mission: mission, destination: destination, externalHost: nil)
+    let scope = ScopeResult(agent: agent, mission: mission, destination: destination, externalHost: nil)
     if grants.contains(where: \.unrestricted) {
       run.note("scope", "ok", "mission \(mission.id) allows all of \(destination.workload)")
       return inspectContent(&run, scope: scope, snapshot: snapshot)
@@ -303,12 +310,7 @@ public struct DecisionEngine: Sendable {
   ) {
     let mission = scope.mission
     for (index, message) in payload.messages.enumerated() {
-      let target: String?
-      switch message.method {
-      case "tools/call", "prompts/get": target = payload.paramString(message, "name")
-      case "resources/read": target = payload.paramString(message, "uri")
-      default: target = nil
-      }
+      let target = Self.target(of: message, in: payload)
       if index == 0 {
         run.decision.rpcMethod = message.method
         if message.method == "tools/call" || message.method == "prompts/get" { run.decision.tool = target }
@@ -335,9 +337,23 @@ public struct DecisionEngine: Sendable {
 
   static let methodsWithTarget: Set<String> = ["tools/call", "prompts/get", "resources/read"]
 
+  /// The name or URI a message acts on: `params.name` of tools/call and prompts/get,
+  /// `params.uri` of resources/read.
+  static func target(of message: JSONRPCPayload.Message, in payload: JSONRPCPayload) -> String? {
+    switch message.method {
+    case "tools/call", "prompts/get": payload.paramString(message, "name")
+    case "resources/read": payload.paramString(message, "uri")
+    default: nil
+    }
+  }
+
   static func grant(_ grant: CompiledGrant, allows message: JSONRPCPayload.Message, target: String?) -> Bool {
+    self.grant(grant, allows: message.method, target: target)
+  }
+
+  static func grant(_ grant: CompiledGrant, allows method: String?, target: String?) -> Bool {
     if grant.unrestricted { return true }
-    guard let method = message.method else { return grant.speaksJSONRPC }
+    guard let method else { return grant.speaksJSONRPC }
     if let a2a = grant.a2aMethods, a2a.matches(method) { return true }
     guard let mcp = grant.mcp else { return false }
     switch method {
@@ -352,15 +368,6 @@ public struct DecisionEngine: Sendable {
   static func isValidMethod(_ method: String) -> Bool {
     !method.isEmpty && method.utf8.count <= 32
       && method.utf8.allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "-") }
-  }
-
-  /// Chain ids are logged, so only well-formed ones are taken.
-  static func isValidChainID(_ value: String) -> Bool {
-    !value.isEmpty && value.utf8.count <= 128
-      && value.utf8.allSatisfy {
-        DNSName.isLowerAlnum($0) || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z"))
-          || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":")
-      }
   }
 
   /// The external host of an egress check: the HTTP host, else the TLS SNI, else the

@@ -10,6 +10,8 @@ struct Evaluation {
   var body: [UInt8]?
   var tape: JSONTape?
   var payload: JSONRPCPayload?
+  /// Headers some mission's credentials inject toward this destination.
+  var injectedHeaders: [String] = []
 
   init(request: GovernedRequest, tracing: Bool) {
     self.request = request
@@ -44,7 +46,10 @@ struct Evaluation {
   /// Header hygiene: a caller may never forge a Remit header toward the upstream.
   mutating func removeSpoofableHeaders(chainHeader: String) {
     guard let http = request.http else { return }
-    decision.headersToRemove = http.headers.keys.filter { $0.hasPrefix("x-remit-") && $0 != chainHeader }.sorted()
+    let injected = injectedHeaders
+    decision.headersToRemove = http.headers.keys.filter {
+      ($0.hasPrefix("x-remit-") && $0 != chainHeader) || injected.contains($0)
+    }.sorted()
   }
 
   /// Applies observe mode and returns the decision.

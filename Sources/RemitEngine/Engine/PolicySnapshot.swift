@@ -11,8 +11,16 @@ public final class PolicySnapshot: Sendable {
   let a2aNamespaces: Set<String>
   let egressGateways: Set<String>
   let chainHeader: String
+  let maxDepth: Int
+  let escalation: EscalationMode
+  let chainTTLSeconds: Int
   /// `namespace/serviceAccount` → agent.
   let agentsByWorkload: [String: CompiledAgent]
+  /// Agent id → agent, bound or not: delegation chains name their members by id.
+  let agentsByID: [String: CompiledAgent]
+  /// Every header some mission's `credentials` injects, by destination pattern. A caller's copy
+  /// of one is removed on the way to that destination, whoever calls (SPEC section 7).
+  let injectedHeaders: [(pattern: WorkloadPattern, header: String)]
   let content: ContentPolicy
 
   public var agentCount: Int { document.agents?.count ?? 0 }
@@ -29,25 +37,62 @@ public final class PolicySnapshot: Sendable {
     truncatedBody = settings?.truncatedBody ?? .deny
     a2aNamespaces = Set(settings?.a2aNamespaces ?? [])
     egressGateways = Set(settings?.egressGateways ?? [])
-    chainHeader = settings?.delegation?.header ?? "x-remit-delegation-chain-id"
+    chainHeader = settings?.delegation?.header ?? PolicySnapshot.defaultChainHeader
+    maxDepth = settings?.delegation?.maxDepth ?? PolicySnapshot.defaultMaxDepth
+    escalation = settings?.delegation?.escalation ?? .deny
+    chainTTLSeconds = settings?.delegation?.ttlSeconds ?? PolicySnapshot.defaultChainTTLSeconds
 
     var missions: [String: CompiledMission] = [:]
     for mission in document.missions ?? [] {
       missions[mission.id] = CompiledMission(mission)
     }
     var agents: [String: CompiledAgent] = [:]
+    var agentsByID: [String: CompiledAgent] = [:]
     for agent in document.agents ?? [] {
-      guard let namespace = agent.meshIdentity?.namespace, let serviceAccount = agent.meshIdentity?.serviceAccount,
+      var workload: String?
+      if let namespace = agent.meshIdentity?.namespace, let serviceAccount = agent.meshIdentity?.serviceAccount,
         !namespace.isEmpty
-      else { continue }
-      agents["\(namespace)/\(serviceAccount)"] = CompiledAgent(
+      {
+        workload = "\(namespace)/\(serviceAccount)"
+      }
+      let compiled = CompiledAgent(
         id: agent.id,
         mode: agent.mode ?? .enforce,
-        mission: agent.mission.flatMap { missions[$0] }
+        mission: agent.mission.flatMap { missions[$0] },
+        workload: workload
       )
+      agentsByID[agent.id] = compiled
+      if let workload { agents[workload] = compiled }
     }
     agentsByWorkload = agents
+    self.agentsByID = agentsByID
+    var injected: [(WorkloadPattern, String)] = []
+    for mission in document.missions ?? [] {
+      for rule in mission.credentials ?? [] {
+        guard let pattern = WorkloadPattern(rule.to), let header = CredentialPlan.header(for: rule) else { continue }
+        if !injected.contains(where: { $0.0 == pattern && $0.1 == header }) { injected.append((pattern, header)) }
+      }
+    }
+    injectedHeaders = injected
     content = ContentPolicy(document)
+  }
+
+  public static let defaultChainHeader = "x-remit-delegation-chain-id"
+  public static let defaultMaxDepth = 4
+  public static let defaultChainTTLSeconds = 900
+
+  /// Headers credentials inject toward `destination`.
+  func injectedHeaders(for destination: WorkloadIdentity) -> [String] {
+    injectedHeaders.compactMap { entry in
+      entry.pattern.matches(namespace: destination.namespace, serviceAccount: destination.serviceAccount)
+        ? entry.header : nil
+    }
+  }
+
+  /// An agent's SPIFFE ID in `trustDomain`, or its id when it is not mesh-bound (any more).
+  public func principal(ofAgent id: String, trustDomain: String) -> String {
+    guard let workload = agentsByID[id]?.workload, let slash = workload.firstIndex(of: "/") else { return id }
+    return "spiffe://\(trustDomain)/ns/\(workload[..<slash])/sa/\(workload[workload.index(after: slash)...])"
   }
 
   /// Loads, validates and compiles in one step.
@@ -60,10 +105,17 @@ struct CompiledAgent: Sendable {
   let id: String
   let mode: AgentMode
   let mission: CompiledMission?
+  /// `namespace/serviceAccount`, nil when not mesh-bound.
+  let workload: String?
 }
 
 struct CompiledMission: Sendable {
   let id: String
+  /// As written, for escalation coverage (`MissionCoverage`).
+  let source: PolicyDocument.Mission
+  let requireChain: Bool
+  /// `credentials`, in order: the first rule whose destination matches applies.
+  let credentials: [(pattern: WorkloadPattern, rule: PolicyDocument.CredentialRule)]
   /// Grants whose destination is an exact workload, by `namespace/serviceAccount`.
   let exactGrants: [String: [CompiledGrant]]
   /// Grants whose destination uses `*`, scanned in order.
@@ -73,6 +125,9 @@ struct CompiledMission: Sendable {
 
   init(_ mission: PolicyDocument.Mission) {
     id = mission.id
+    source = mission
+    requireChain = mission.delegation?.requireChain ?? false
+    credentials = (mission.credentials ?? []).compactMap { rule in WorkloadPattern(rule.to).map { ($0, rule) } }
     var exact: [String: [CompiledGrant]] = [:]
     var patterns: [(WorkloadPattern, CompiledGrant)] = []
     for grant in mission.allow ?? [] {
@@ -103,6 +158,11 @@ struct CompiledMission: Sendable {
       found.append(entry.grant)
     }
     return found
+  }
+
+  func credential(for destination: WorkloadIdentity) -> PolicyDocument.CredentialRule? {
+    credentials.first { $0.pattern.matches(namespace: destination.namespace, serviceAccount: destination.serviceAccount) }?
+      .rule
   }
 
   func allowsEgress(host: String) -> Bool {

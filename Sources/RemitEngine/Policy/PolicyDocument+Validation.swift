@@ -78,6 +78,18 @@ public enum PolicyRules {
     return workloadProblem(value)
   }
 
+  /// Headers Envoy or HTTP own, which neither a credential nor the chain may use.
+  public static func reservedHeaderProblem(_ value: String) -> String? {
+    let reserved: Set<String> = [
+      "host", "content-length", "content-type", "content-encoding", "transfer-encoding", "connection", "te",
+      "upgrade", "keep-alive", "proxy-connection", "trailer", "x-remit-decision-id", "x-remit-reason",
+    ]
+    if reserved.contains(value) || value.hasPrefix("x-envoy-") {
+      return "is a header Envoy or HTTP itself uses; choose another"
+    }
+    return nil
+  }
+
   /// A lowercase HTTP header name.
   public static func headerNameProblem(_ value: String) -> String? {
     let bytes = Array(value.utf8)
@@ -144,12 +156,13 @@ struct PolicyValidator {
       report("metadata.name", "must be 1 to 253 characters")
     }
     if let settings = document.settings { check(settings) }
-    let missionIDs = checkMissions(document.missions ?? [])
+    let missionIDs = checkMissions(
+      document.missions ?? [],
+      chainHeader: document.settings?.delegation?.header ?? PolicySnapshot.defaultChainHeader)
     checkAgents(document.agents ?? [], missionIDs: missionIDs)
     if let dlp = document.dlp { check(dlp) }
     if let threatIntel = document.threatIntel { check(threatIntel) }
     if let aibom = document.aibom { check(aibom) }
-    checkNotYetEnforced(document)
   }
 
   mutating func check(_ settings: PolicyDocument.Settings) {
@@ -165,10 +178,72 @@ struct PolicyValidator {
     for (index, gateway) in (settings.egressGateways ?? []).enumerated() {
       if let problem = PolicyRules.workloadProblem(gateway) { report("settings.egressGateways[\(index)]", problem) }
     }
+    if let delegation = settings.delegation {
+      if let header = delegation.header {
+        if let problem = PolicyRules.headerNameProblem(header) {
+          report("settings.delegation.header", problem)
+        } else if let problem = PolicyRules.reservedHeaderProblem(header) {
+          report("settings.delegation.header", problem)
+        }
+      }
+      if let depth = delegation.maxDepth, !(1...DelegationHop.maximumMaxDepth).contains(depth) {
+        report("settings.delegation.maxDepth", "must be 1 to \(DelegationHop.maximumMaxDepth)")
+      }
+      if let ttl = delegation.ttlSeconds, !(1...DelegationHop.maximumTTLSeconds).contains(ttl) {
+        report("settings.delegation.ttlSeconds", "must be 1 to \(DelegationHop.maximumTTLSeconds)")
+      }
+    }
+  }
+
+  mutating func check(_ credentials: [PolicyDocument.CredentialRule], path: String, chainHeader: String) {
+    var destinations: [String: Int] = [:]
+    for (index, rule) in credentials.enumerated() {
+      let rulePath = "\(path)[\(index)]"
+      if let problem = PolicyRules.workloadPatternProblem(rule.to) { report("\(rulePath).to", problem) }
+      if let first = destinations[rule.to] {
+        report("\(rulePath).to", "duplicates \(path)[\(first)].to \"\(rule.to)\"; one credential per destination")
+      } else {
+        destinations[rule.to] = index
+      }
+      switch (rule.mint, rule.secret) {
+      case (nil, nil), (.some, .some):
+        report(rulePath, "must have exactly one of mint or secret")
+      case (.some(let mint), nil):
+        if let ttl = mint.ttlSeconds, !(1...CredentialPlan.maximumMintTTLSeconds).contains(ttl) {
+          report("\(rulePath).mint.ttlSeconds", "must be 1 to \(CredentialPlan.maximumMintTTLSeconds)")
+        }
+        if let scheme = mint.scheme {
+          let valid =
+            (1...32).contains(scheme.utf8.count)
+            && scheme.utf8.allSatisfy { DNSName.isLowerAlnum($0) || ($0 >= 65 && $0 <= 90) || $0 == UInt8(ascii: "-") }
+          if !valid { report("\(rulePath).mint.scheme", "must be 1-32 letters, digits and '-' (such as Bearer)") }
+        }
+        checkInjectedHeader(mint.header ?? CredentialPlan.defaultMintHeader, path: "\(rulePath).mint.header", chainHeader: chainHeader)
+      case (nil, .some(let secret)):
+        let validName =
+          (1...128).contains(secret.name.utf8.count)
+          && secret.name.utf8.allSatisfy {
+            DNSName.isLowerAlnum($0) || ($0 >= 65 && $0 <= 90) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
+              || $0 == UInt8(ascii: ".")
+          }
+        if !validName { report("\(rulePath).secret.name", "must be 1-128 characters of A-Z, a-z, 0-9, ., _ and -") }
+        checkInjectedHeader(secret.header, path: "\(rulePath).secret.header", chainHeader: chainHeader)
+      }
+    }
+  }
+
+  mutating func checkInjectedHeader(_ header: String, path: String, chainHeader: String) {
+    if let problem = PolicyRules.headerNameProblem(header) {
+      report(path, problem)
+    } else if let problem = PolicyRules.reservedHeaderProblem(header) {
+      report(path, problem)
+    } else if header == chainHeader {
+      report(path, "is the delegation chain header; a credential cannot replace it")
+    }
   }
 
   /// Returns the set of mission ids.
-  mutating func checkMissions(_ missions: [PolicyDocument.Mission]) -> Set<String> {
+  mutating func checkMissions(_ missions: [PolicyDocument.Mission], chainHeader: String) -> Set<String> {
     var ids: [String: Int] = [:]
     for (index, mission) in missions.enumerated() {
       let path = "missions[\(index)]"
@@ -187,6 +262,9 @@ struct PolicyValidator {
       }
       for (hostIndex, host) in (mission.egress ?? []).enumerated() {
         if let problem = PolicyRules.egressHostProblem(host) { report("\(path).egress[\(hostIndex)]", problem) }
+      }
+      if let credentials = mission.credentials {
+        check(credentials, path: "\(path).credentials", chainHeader: chainHeader)
       }
     }
     return Set(ids.keys)
@@ -259,18 +337,6 @@ struct PolicyValidator {
           identities[key] = index
         }
       }
-    }
-  }
-
-  /// Sections that parse but whose enforcement has not landed fail validation rather than being
-  /// silently ignored: a user who writes a DLP rule must never believe it protects them when it
-  /// does not.
-  mutating func checkNotYetEnforced(_ document: PolicyDocument) {
-    let message = "is not enforced by this version of Remit yet; remove it rather than rely on it"
-    if document.settings?.delegation != nil { report("settings.delegation", message) }
-    for (index, mission) in (document.missions ?? []).enumerated() {
-      if mission.credentials != nil { report("missions[\(index)].credentials", message) }
-      if mission.delegation != nil { report("missions[\(index)].delegation", message) }
     }
   }
 }
