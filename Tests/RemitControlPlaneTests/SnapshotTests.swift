@@ -109,11 +109,11 @@ import Testing
       #expect(deletion.status == .unprocessableContent)
       #expect(deletion.errorBody?.errors?.contains { $0.field == "agents[0].mission" } == true, "\(deletion.text)")
 
-      // A section the engine does not enforce yet is refused rather than silently ignored.
+      // Delegation settings are validated: a depth no ledger accepts is refused.
       let delegation = try await client.send(
-        .put, "/v1/policy/settings", key: key, json: #"{"delegation": {"maxDepth": 2}}"#)
+        .put, "/v1/policy/settings", key: key, json: #"{"delegation": {"maxDepth": 0}}"#)
       #expect(delegation.status == .unprocessableContent)
-      #expect(delegation.errorBody?.error.field == "delegation", "\(delegation.text)")
+      #expect(delegation.errorBody?.error.field?.hasSuffix("delegation.maxDepth") == true, "\(delegation.text)")
 
       // A mission rule broken deep inside, reported with the mission's own path.
       let badGrant = try await client.send(
