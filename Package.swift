@@ -166,6 +166,8 @@ let package = Package(
         "RemitControlPlane",
         .product(name: "HummingbirdTesting", package: "hummingbird"),
         .product(name: "SQLKit", package: "sql-kit"),
+        // HPKE.Recipient and P-256 keys: tests open sealed secrets as an authorizer would.
+        .product(name: "Crypto", package: "swift-crypto"),
       ],
       swiftSettings: swiftSettings
     ),

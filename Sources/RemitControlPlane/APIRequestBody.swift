@@ -9,6 +9,8 @@ enum APIRequestBody {
   static let missionLimit = 1 << 20
   static let sectionLimit = 8 << 20
   static let reportLimit = 16 << 10
+  /// A hop is two member names, a chain id and two integers.
+  static let hopLimit = 4 << 10
 
   static func bytes(_ request: Request, limit: Int) async throws -> [UInt8] {
     do {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import RemitEngine
 
 /// `POST /v1/audit/events`: `{"authorizer": "<instance>", "events": [AuditEvent, …]}`.
 struct AuditBatch: Decodable {
@@ -60,6 +61,10 @@ extension ControlPlaneAPI {
     query.kind = try text("kind")
     if let kind = query.kind, !AuditEvent.kinds.contains(kind) {
       throw ControlPlaneError.validation(field: "kind", "must be east_west, a2a or egress")
+    }
+    query.chain = try text("chain")
+    if let chain = query.chain, !DelegationHop.isValidChainID(chain) {
+      throw ControlPlaneError.validation(field: "chain", "must be 1-128 characters of A-Z, a-z, 0-9, ., _, : and -")
     }
     query.since = try time("since")
     query.until = try time("until")

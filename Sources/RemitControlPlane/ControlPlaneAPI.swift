@@ -199,6 +199,48 @@ public enum ControlPlaneAPI {
     route("/authorizers", .get, .read) { _, _, principal in
       try JSONResponse.make(try await store.authorizers(tenant: principal.tenant))
     }
+    route("/authorizers/:instance/secrets", .get, .report) { _, context, principal in
+      let instance = try context.parameters.require("instance")
+      var response = try JSONResponse.make(try await store.sealedSecrets(tenant: principal.tenant, instance: instance))
+      response.headers[.cacheControl] = "no-store"
+      return response
+    }
+
+    // Delegation chains (SPEC section 6)
+    route("/delegations/hops", .post, .report) { request, _, principal in
+      let hop = try decodeJSON(
+        DelegationHop.self, try await APIRequestBody.bytes(request, limit: APIRequestBody.hopLimit))
+      return try JSONResponse.make(try await store.recordHop(tenant: principal.tenant, hop))
+    }
+    route("/delegations/chains", .get, .read) { request, _, principal in
+      var limit = ControlPlaneStore.defaultChainListLimit
+      if let text = request.uri.queryParameters.get("limit") {
+        guard let value = Int(text), (1...ControlPlaneStore.maximumChainListLimit).contains(value) else {
+          throw ControlPlaneError.validation(
+            field: "limit", "must be an integer from 1 to \(ControlPlaneStore.maximumChainListLimit)")
+        }
+        limit = value
+      }
+      return try JSONResponse.make(try await store.delegationChains(tenant: principal.tenant, limit: limit))
+    }
+    route("/delegations/chains/:id", .get, .read) { _, context, principal in
+      try JSONResponse.make(
+        try await store.delegationChain(tenant: principal.tenant, id: try context.parameters.require("id")))
+    }
+
+    // Public signing keys: no authentication, so tools verify minted tokens without calling anyone.
+    router.get("/.well-known/jwks.json") { request, _ -> Response in
+      var tenant: String?
+      if let text = request.uri.queryParameters.get("tenant") {
+        if let problem = PolicyRules.identifierProblem(text) {
+          throw ControlPlaneError.validation(field: "tenant", problem)
+        }
+        tenant = text
+      }
+      var response = try JSONResponse.make(try await store.publishedSigningKeys(tenant: tenant))
+      response.headers[.cacheControl] = "public, max-age=60"
+      return response
+    }
     return router
   }
 

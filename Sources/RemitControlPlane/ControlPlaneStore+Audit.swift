@@ -1,4 +1,5 @@
 import Foundation
+import RemitEngine
 import SQLKit
 
 /// One decision as the authorizer logs it (SPEC section 9) and ships it to the control plane.
@@ -135,6 +136,8 @@ public struct AuditQuery: Sendable, Equatable {
   public var verdict: String?
   public var reason: String?
   public var kind: String?
+  /// A delegation chain id: only the decisions made inside that chain.
+  public var chain: String?
   /// Inclusive.
   public var since: Date?
   /// Exclusive.
@@ -145,9 +148,10 @@ public struct AuditQuery: Sendable, Equatable {
   public var cursor: String?
 
   public init(
-    agent: String? = nil, verdict: String? = nil, reason: String? = nil, kind: String? = nil, since: Date? = nil,
-    until: Date? = nil, limit: Int = AuditQuery.defaultLimit, cursor: String? = nil
+    agent: String? = nil, verdict: String? = nil, reason: String? = nil, kind: String? = nil, chain: String? = nil,
+    since: Date? = nil, until: Date? = nil, limit: Int = AuditQuery.defaultLimit, cursor: String? = nil
   ) {
+    self.chain = chain
     self.agent = agent
     self.verdict = verdict
     self.reason = reason
@@ -231,25 +235,28 @@ extension ControlPlaneStore {
     let rows = try events.sorted { $0.decisionId < $1.decisionId }.map { event in
       var stored = event
       stored.authorizer = nil
-      return (event, RFC3339.microseconds(event.time), try Self.json(stored))
+      // Only a well-formed chain id is indexed (a longer one can match no chain).
+      let chain = event.chainId.flatMap { DelegationHop.isValidChainID($0) ? $0 : nil }
+      return (event, RFC3339.microseconds(event.time), try Self.json(stored), chain)
     }
     let limit = options.auditEventsPerTenant
     let accepted = try await database.transaction { db in
       _ = try await Self.version(tenant: tenant, db: db)
       var accepted = 0
-      // 100 rows per statement: 900 bound parameters, under both engines' limits.
+      // 90 rows per statement: 900 bound parameters, under both engines' limits.
       var start = 0
       while start < rows.count {
-        let chunk = rows[start..<min(start + 100, rows.count)]
-        start += 100
+        let chunk = rows[start..<min(start + 90, rows.count)]
+        start += 90
         var query = SQLQueryString(
-          "INSERT INTO audit_events (tenant, decision_id, time_us, authorizer, agent, verdict, reason, kind, document) VALUES "
+          "INSERT INTO audit_events (tenant, decision_id, time_us, authorizer, agent, verdict, reason, kind, document, "
+            + "chain_id) VALUES "
         )
-        for (offset, (event, time, document)) in chunk.enumerated() {
+        for (offset, (event, time, document, chain)) in chunk.enumerated() {
           if offset > 0 { query += ", " }
           query += """
             (\(bind: tenant), \(bind: event.decisionId), \(bind: time), \(bind: authorizer), \(bind: event.agent), \
-            \(bind: event.verdict), \(bind: event.reason), \(bind: event.kind), \(bind: document))
+            \(bind: event.verdict), \(bind: event.reason), \(bind: event.kind), \(bind: document), \(bind: chain))
             """
         }
         query += (" ON CONFLICT (tenant, decision_id) DO NOTHING RETURNING decision_id")
@@ -324,6 +331,7 @@ extension ControlPlaneStore {
     if let verdict = query.verdict { sql += " AND verdict = \(bind: verdict)" }
     if let reason = query.reason { sql += " AND reason = \(bind: reason)" }
     if let kind = query.kind { sql += " AND kind = \(bind: kind)" }
+    if let chain = query.chain { sql += " AND chain_id = \(bind: chain)" }
     if let since = query.since {
       sql += " AND time_us >= \(bind: RFC3339.microseconds(since))"
     }

@@ -18,20 +18,24 @@ public struct AuthorizerReport: Codable, Sendable, Equatable {
   /// When it last applied a snapshot.
   public var lastSync: Date?
   public var remitVersion: String
+  /// Its public keys; omitted (or null) leaves the keys it registered before unchanged.
+  public var keys: AuthorizerKeys?
 
-  public init(policyVersion: String?, lastSync: Date?, remitVersion: String) {
+  public init(policyVersion: String?, lastSync: Date?, remitVersion: String, keys: AuthorizerKeys? = nil) {
     self.policyVersion = policyVersion
     self.lastSync = lastSync
     self.remitVersion = remitVersion
+    self.keys = keys
   }
 
-  enum CodingKeys: String, CodingKey { case policyVersion, lastSync, remitVersion }
+  enum CodingKeys: String, CodingKey { case policyVersion, lastSync, remitVersion, keys }
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     policyVersion = try container.decodeIfPresent(String.self, forKey: .policyVersion)
     lastSync = try container.decodeIfPresent(RFC3339Time.self, forKey: .lastSync)?.wrappedValue
     remitVersion = try container.decode(String.self, forKey: .remitVersion)
+    keys = try container.decodeIfPresent(AuthorizerKeys.self, forKey: .keys)
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -39,10 +43,11 @@ public struct AuthorizerReport: Codable, Sendable, Equatable {
     try container.encode(policyVersion, forKey: .policyVersion)
     try container.encode(lastSync.map(RFC3339.string), forKey: .lastSync)
     try container.encode(remitVersion, forKey: .remitVersion)
+    try container.encodeIfPresent(keys, forKey: .keys)
   }
 
   var problems: [ControlPlaneError.FieldProblem] {
-    var problems: [ControlPlaneError.FieldProblem] = []
+    var problems: [ControlPlaneError.FieldProblem] = keys?.problems ?? []
     if let policyVersion, !(1...64).contains(policyVersion.utf8.count) {
       problems.append(.init(field: "policyVersion", message: "must be 1 to 64 characters or null"))
     }
@@ -62,11 +67,14 @@ public struct AuthorizerRecord: Codable, Sendable, Equatable {
   public var registered: Date
   public var remitVersion: String
   public var status: AuthorizerStatus
+  /// The public keys it registered, nil before it sent any.
+  public var keys: AuthorizerKeys?
 
   public init(
     id: String, policyVersion: String?, lastSync: Date?, lastSeen: Date, registered: Date, remitVersion: String,
-    status: AuthorizerStatus
+    status: AuthorizerStatus, keys: AuthorizerKeys? = nil
   ) {
+    self.keys = keys
     self.id = id
     self.policyVersion = policyVersion
     self.lastSync = lastSync
@@ -76,7 +84,9 @@ public struct AuthorizerRecord: Codable, Sendable, Equatable {
     self.status = status
   }
 
-  enum CodingKeys: String, CodingKey { case id, policyVersion, lastSync, lastSeen, registered, remitVersion, status }
+  enum CodingKeys: String, CodingKey {
+    case id, policyVersion, lastSync, lastSeen, registered, remitVersion, status, keys
+  }
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -87,6 +97,7 @@ public struct AuthorizerRecord: Codable, Sendable, Equatable {
     registered = try container.decode(RFC3339Time.self, forKey: .registered).wrappedValue
     remitVersion = try container.decode(String.self, forKey: .remitVersion)
     status = try container.decode(AuthorizerStatus.self, forKey: .status)
+    keys = try container.decodeIfPresent(AuthorizerKeys.self, forKey: .keys)
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -98,6 +109,7 @@ public struct AuthorizerRecord: Codable, Sendable, Equatable {
     try container.encode(RFC3339.string(registered), forKey: .registered)
     try container.encode(remitVersion, forKey: .remitVersion)
     try container.encode(status, forKey: .status)
+    try container.encode(keys, forKey: .keys)
   }
 }
 
@@ -133,7 +145,13 @@ extension ControlPlaneStore {
     let forgetBefore = now - Self.microseconds(forgetAfter)
     try await database.transaction { db in
       _ = try await Self.version(tenant: tenant, db: db)
-      // Pods get new instance ids on every rollout: forget the ones gone for long.
+      // Pods get new instance ids on every rollout: forget the ones gone for long, and their keys.
+      try await db.raw(
+        """
+        DELETE FROM authorizer_keys WHERE tenant = \(bind: tenant) AND instance IN
+        (SELECT id FROM authorizers WHERE tenant = \(bind: tenant) AND last_seen_us < \(bind: forgetBefore))
+        """
+      ).run()
       try await db.raw(
         "DELETE FROM authorizers WHERE tenant = \(bind: tenant) AND last_seen_us < \(bind: forgetBefore)"
       ).run()
@@ -161,6 +179,9 @@ extension ControlPlaneStore {
         remit_version = excluded.remit_version
         """
       ).run()
+      if let keys = report.keys {
+        try await Self.storeAuthorizerKeys(keys, tenant: tenant, instance: id, now: now, db: db)
+      }
     }
     let records = try await authorizers(tenant: tenant, id: id)
     guard let record = records.first else { throw ControlPlaneError.notFound("authorizer \(id)") }
@@ -175,20 +196,29 @@ extension ControlPlaneStore {
   func authorizers(tenant: String, id: String?) async throws -> [AuthorizerRecord] {
     let (version, rows) = try await database.read { db in
       let version = try await Self.version(tenant: tenant, db: db)
-      let query: SQLQueryString
-      if let id {
-        query = "SELECT * FROM authorizers WHERE tenant = \(bind: tenant) AND id = \(bind: id)"
-      } else {
-        query = "SELECT * FROM authorizers WHERE tenant = \(bind: tenant) ORDER BY id"
-      }
+      var query: SQLQueryString = """
+        SELECT a.*, k.signing_jwk, k.agreement FROM authorizers a
+        LEFT JOIN authorizer_keys k ON k.tenant = a.tenant AND k.instance = a.id WHERE a.tenant = \(bind: tenant)
+        """
+      if let id { query += " AND a.id = \(bind: id)" }
+      query += " ORDER BY a.id"
+      let decoder = JSONDecoder()
       let rows = try await db.raw(query).all().map { row in
-        (
+        var keys: AuthorizerKeys?
+        if let jwk = try row.decode(column: "signing_jwk", as: String?.self),
+          let agreement = try row.decode(column: "agreement", as: String?.self)
+        {
+          keys = AuthorizerKeys(
+            signing: try decoder.decode([String: String].self, from: Data(jwk.utf8)), agreement: agreement)
+        }
+        return (
           id: try row.decode(column: "id", as: String.self),
           policyVersion: try row.decode(column: "policy_version", as: String?.self),
           lastSync: try row.decode(column: "last_sync_us", as: Int64?.self),
           lastSeen: try row.decode(column: "last_seen_us", as: Int64.self),
           registered: try row.decode(column: "registered_us", as: Int64.self),
-          remitVersion: try row.decode(column: "remit_version", as: String.self)
+          remitVersion: try row.decode(column: "remit_version", as: String.self),
+          keys: keys
         )
       }
       return (version, rows)
@@ -202,7 +232,7 @@ extension ControlPlaneStore {
       return AuthorizerRecord(
         id: row.id, policyVersion: row.policyVersion, lastSync: row.lastSync.map(RFC3339.date(microseconds:)),
         lastSeen: RFC3339.date(microseconds: row.lastSeen), registered: RFC3339.date(microseconds: row.registered),
-        remitVersion: row.remitVersion, status: status)
+        remitVersion: row.remitVersion, status: status, keys: row.keys)
     }
   }
 }

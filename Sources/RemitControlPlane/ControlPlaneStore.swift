@@ -2,14 +2,16 @@ import Foundation
 import Logging
 import RemitEngine
 import SQLKit
+import Synchronization
 
 /// The tenant's policy in SQL: tenants, API keys, agents, missions, policy sections and the policy
 /// version. Every write runs in one transaction that rebuilds the tenant's whole document, checks it
 /// with `PolicySnapshot` and increments the version, so a stored state is always a valid policy.
 public final class ControlPlaneStore: Sendable {
   /// The schema this code writes. Migrations run on `open`.
-  /// 1: policy, keys. 2: audit events, authorizers, secrets.
-  public static let schemaVersion = 2
+  /// 1: policy, keys. 2: audit events, authorizers, secrets. 3: delegation chains and edges,
+  /// authorizer public keys, the audit events' chain id column.
+  public static let schemaVersion = 3
   public static let defaultTenant = "default"
 
   /// Limits and clocks that tests (and operators) may change.
@@ -24,19 +26,31 @@ public final class ControlPlaneStore: Sendable {
     public var now: @Sendable () -> Date
     /// Encrypts secrets at rest; nil disables secret writes (503 `secrets_disabled`).
     public var secretsKey: SecretsKey?
+    /// Delegation chains a tenant may hold (live or expired and not yet swept); a hop that would
+    /// start one more is refused with 409 `delegation_chains_full`.
+    public var delegationChainsPerTenant: Int
+    /// How often expired delegation chains are swept (in batches of `delegationSweepBatch`).
+    public var delegationSweepInterval: Duration
+    public var delegationSweepBatch: Int
 
     public init(
       auditEventsPerTenant: Int = 1_000_000,
       authorizerStaleAfter: Duration = .seconds(45),
       authorizerForgetAfter: Duration = .seconds(7 * 24 * 3600),
       now: @escaping @Sendable () -> Date = { Date() },
-      secretsKey: SecretsKey? = nil
+      secretsKey: SecretsKey? = nil,
+      delegationChainsPerTenant: Int = 1_000_000,
+      delegationSweepInterval: Duration = .seconds(60),
+      delegationSweepBatch: Int = 500
     ) {
       self.auditEventsPerTenant = max(1, auditEventsPerTenant)
       self.authorizerStaleAfter = authorizerStaleAfter
       self.authorizerForgetAfter = authorizerForgetAfter
       self.now = now
       self.secretsKey = secretsKey
+      self.delegationChainsPerTenant = max(1, delegationChainsPerTenant)
+      self.delegationSweepInterval = delegationSweepInterval
+      self.delegationSweepBatch = max(1, delegationSweepBatch)
     }
   }
 
@@ -44,6 +58,8 @@ public final class ControlPlaneStore: Sendable {
   /// Woken after each commit that changes a tenant's policy version.
   public let versionWatch: PolicyVersionWatch
   public let options: Options
+  /// When this process next sweeps expired delegation chains (microseconds since 1970).
+  let nextDelegationSweep = Mutex<Int64>(0)
 
   public init(
     database: any ControlPlaneDatabase,
@@ -69,13 +85,46 @@ public final class ControlPlaneStore: Sendable {
             message: "the database has schema version \(stored); this remit knows \(Self.schemaVersion). Upgrade remit."
           )
         }
-        // Versions so far only add tables and indexes, which the statements above created.
+        // Versions 2 and 3 add tables and indexes, which the statements above created; 3 also
+        // adds the audit events' chain id column, filled from the stored documents.
+        if stored < 3 { try await Self.addAuditChainColumn(db) }
         if stored < Self.schemaVersion {
           try await db.raw("UPDATE schema_version SET version = \(bind: Self.schemaVersion)").run()
         }
       }
+      // After the column exists on every path.
+      for statement in Self.indexesAfterMigration { try await db.raw(SQLQueryString(statement)).run() }
     }
   }
+
+  /// Schema 2 → 3: `audit_events.chain_id`, so `GET /v1/audit/events?chain=` uses an index.
+  static func addAuditChainColumn(_ db: any SQLDatabase) async throws {
+    if db.dialect.name == "postgresql" {
+      try await db.raw("ALTER TABLE audit_events ADD COLUMN IF NOT EXISTS chain_id VARCHAR(128)").run()
+      try await db.raw(
+        """
+        UPDATE audit_events SET chain_id = document::jsonb ->> 'chainId'
+        WHERE chain_id IS NULL AND length(document::jsonb ->> 'chainId') <= 128
+        """
+      ).run()
+    } else {
+      let columns = try await db.raw("PRAGMA table_info(audit_events)").all()
+        .compactMap { try? $0.decode(column: "name", as: String.self) }
+      if !columns.contains("chain_id") {
+        try await db.raw("ALTER TABLE audit_events ADD COLUMN chain_id VARCHAR(128)").run()
+      }
+      try await db.raw(
+        """
+        UPDATE audit_events SET chain_id = json_extract(document, '$.chainId')
+        WHERE chain_id IS NULL AND length(json_extract(document, '$.chainId')) <= 128
+        """
+      ).run()
+    }
+  }
+
+  static let indexesAfterMigration: [String] = [
+    "CREATE INDEX IF NOT EXISTS audit_events_chain ON audit_events (tenant, chain_id, time_us, decision_id)"
+  ]
 
   static let schema: [String] = [
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -108,7 +157,7 @@ public final class ControlPlaneStore: Sendable {
     CREATE TABLE IF NOT EXISTS audit_events (tenant VARCHAR(128) NOT NULL REFERENCES tenants(id),
     decision_id VARCHAR(64) NOT NULL, time_us BIGINT NOT NULL, authorizer VARCHAR(128) NOT NULL,
     agent TEXT, verdict VARCHAR(8) NOT NULL, reason TEXT, kind VARCHAR(16), document TEXT NOT NULL,
-    PRIMARY KEY (tenant, decision_id))
+    chain_id VARCHAR(128), PRIMARY KEY (tenant, decision_id))
     """,
     "CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events (tenant, time_us, decision_id)",
     "CREATE INDEX IF NOT EXISTS audit_events_agent ON audit_events (tenant, agent, time_us, decision_id)",
@@ -129,6 +178,34 @@ public final class ControlPlaneStore: Sendable {
     """
     CREATE TABLE IF NOT EXISTS secrets (tenant VARCHAR(128) NOT NULL REFERENCES tenants(id),
     name VARCHAR(128) NOT NULL, sealed TEXT NOT NULL, updated_us BIGINT NOT NULL, PRIMARY KEY (tenant, name))
+    """,
+    // Schema 3. Delegation chains (SPEC section 6): one row per chain, locked by every hop on it;
+    // `expires_us` is the end of its TTL (a chain whose expiry has passed is treated as absent).
+    """
+    CREATE TABLE IF NOT EXISTS delegation_chains (tenant VARCHAR(128) NOT NULL REFERENCES tenants(id),
+    id VARCHAR(128) NOT NULL, root VARCHAR(253) NOT NULL, created_us BIGINT NOT NULL, last_hop_us BIGINT NOT NULL,
+    expires_us BIGINT NOT NULL, PRIMARY KEY (tenant, id))
+    """,
+    "CREATE INDEX IF NOT EXISTS delegation_chains_recent ON delegation_chains (tenant, last_hop_us, id)",
+    "CREATE INDEX IF NOT EXISTS delegation_chains_expiry ON delegation_chains (expires_us)",
+    // One row per edge parent → child; the key (tenant, chain, child) makes a second parent for a
+    // member impossible whatever the code above it does. `seq` is the order edges were recorded in.
+    """
+    CREATE TABLE IF NOT EXISTS delegation_edges (tenant VARCHAR(128) NOT NULL, chain VARCHAR(128) NOT NULL,
+    seq INTEGER NOT NULL, parent VARCHAR(253) NOT NULL, child VARCHAR(253) NOT NULL, PRIMARY KEY (tenant, chain, child),
+    FOREIGN KEY (tenant, chain) REFERENCES delegation_chains(tenant, id) ON DELETE CASCADE)
+    """,
+    // How many chains a tenant holds, so the per-tenant bound does not count a million rows.
+    """
+    CREATE TABLE IF NOT EXISTS delegation_chain_counts (tenant VARCHAR(128) PRIMARY KEY REFERENCES tenants(id),
+    stored BIGINT NOT NULL)
+    """,
+    // The public keys an authorizer instance registered: its ES256 signing JWK (canonical JSON)
+    // and its X25519 key agreement key (base64). They go when the instance is forgotten.
+    """
+    CREATE TABLE IF NOT EXISTS authorizer_keys (tenant VARCHAR(128) NOT NULL, instance VARCHAR(128) NOT NULL,
+    kid VARCHAR(128) NOT NULL, signing_jwk TEXT NOT NULL, agreement VARCHAR(64) NOT NULL, updated_us BIGINT NOT NULL,
+    PRIMARY KEY (tenant, instance), FOREIGN KEY (tenant, instance) REFERENCES authorizers(tenant, id) ON DELETE CASCADE)
     """,
   ]
 

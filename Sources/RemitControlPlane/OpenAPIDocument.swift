@@ -7,7 +7,9 @@ enum OpenAPIDocument {
     info:
       title: Remit control plane
       version: "1"
-      summary: Agents, missions, policy, audit events, authorizers, secrets and API keys of one tenant.
+      summary: >-
+        Agents, missions, policy, audit events, authorizers, delegation chains, secrets and API keys of
+        one tenant.
       description: |
         Every /v1 request carries `Authorization: Bearer <key>`. A key has one role (admin, authorizer
         or reader) in one tenant, and every route only ever sees that tenant's data: another tenant's
@@ -24,6 +26,7 @@ enum OpenAPIDocument {
       - name: policy
       - name: audit
       - name: authorizers
+      - name: delegation
       - name: access
     paths:
       /healthz:
@@ -407,6 +410,10 @@ enum OpenAPIDocument {
             - {name: verdict, in: query, schema: {type: string, enum: [allow, deny]}}
             - {name: reason, in: query, schema: {type: string, minLength: 1}}
             - {name: kind, in: query, schema: {type: string, enum: [east_west, a2a, egress]}}
+            - name: chain
+              in: query
+              description: A delegation chain id; only the decisions made inside that chain.
+              schema: {type: string, pattern: "^[A-Za-z0-9._:-]{1,128}$"}
             - name: since
               in: query
               description: Inclusive.
@@ -483,6 +490,13 @@ enum OpenAPIDocument {
                     policyVersion: {type: ["string", "null"], maxLength: 64}
                     lastSync: {type: ["string", "null"], format: date-time}
                     remitVersion: {type: string, minLength: 1, maxLength: 64}
+                    keys:
+                      description: >-
+                        The instance's public keys. Omitted or null leaves the keys it registered before
+                        unchanged; different keys replace them.
+                      oneOf:
+                        - {$ref: "#/components/schemas/AuthorizerKeys"}
+                        - {type: "null"}
           responses:
             "200":
               description: The instance's record.
@@ -494,6 +508,202 @@ enum OpenAPIDocument {
             "403": {$ref: "#/components/responses/Forbidden"}
             "409": {$ref: "#/components/responses/Conflict"}
             "413": {$ref: "#/components/responses/TooLarge"}
+            "422": {$ref: "#/components/responses/Invalid"}
+      /v1/authorizers/{instance}/secrets:
+        parameters:
+          - name: instance
+            in: path
+            required: true
+            schema: {type: string}
+            description: 1-128 characters of A-Z, a-z, 0-9, ., _ and - (anything else is 422).
+        get:
+          operationId: sealedSecrets
+          tags: [authorizers]
+          summary: >-
+            Every secret of the tenant, each sealed with HPKE (RFC 9180, DHKEM(X25519, HKDF-SHA256),
+            HKDF-SHA256, ChaCha20-Poly1305, base mode, info "remit-secret-v1") to the instance's
+            registered agreement key, with authenticated data "remit-secret", NUL, the instance id, NUL,
+            the secret's name (UTF-8). Roles authorizer, admin. Answered with Cache-Control no-store.
+          responses:
+            "200":
+              description: The sealed secrets by name.
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    required: [secrets]
+                    additionalProperties: false
+                    properties:
+                      secrets:
+                        type: array
+                        items:
+                          type: object
+                          required: [name, updated, encapsulatedKey, ciphertext]
+                          additionalProperties: false
+                          properties:
+                            name: {type: string}
+                            updated: {type: string, format: date-time}
+                            encapsulatedKey: {type: string, contentEncoding: base64, description: HPKE's enc (32 bytes).}
+                            ciphertext: {type: string, contentEncoding: base64, description: The sealed value and its tag.}
+            "401": {$ref: "#/components/responses/Unauthenticated"}
+            "403": {$ref: "#/components/responses/Forbidden"}
+            "404":
+              description: authorizer_unknown, the instance is not registered in this tenant.
+              content:
+                application/json:
+                  schema: {$ref: "#/components/schemas/Error"}
+            "409":
+              description: >-
+                authorizer_key_missing, the instance registered no agreement key; secrets_too_large, the
+                tenant's secrets hold more than 32 MiB together.
+              content:
+                application/json:
+                  schema: {$ref: "#/components/schemas/Error"}
+            "422": {$ref: "#/components/responses/Invalid"}
+            "503": {$ref: "#/components/responses/Unavailable"}
+
+      /v1/delegations/hops:
+        post:
+          operationId: recordDelegationHop
+          tags: [delegation]
+          summary: >-
+            Records one call made inside a delegation chain (SPEC section 6), atomically: a new or
+            expired chain id starts a chain rooted at the caller; a denied call neither starts nor
+            refreshes a chain; recorded and repeated refresh its expiry to now + ttlSeconds. Roles
+            authorizer, admin.
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema: {$ref: "#/components/schemas/DelegationHop"}
+          responses:
+            "200":
+              description: The ledger's answer.
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    required: [outcome, callerPath]
+                    additionalProperties: false
+                    properties:
+                      outcome:
+                        type: string
+                        enum: [recorded, repeated, member, cycle, depth, unknown_member, full]
+                        description: >-
+                          recorded, repeated and member allow the call; cycle, depth, unknown_member and
+                          full (the chain holds 1024 members) deny it.
+                      callerPath:
+                        type: array
+                        items: {type: string}
+                        description: Root … caller; empty when the caller is not a member.
+            "400": {$ref: "#/components/responses/BadRequest"}
+            "401": {$ref: "#/components/responses/Unauthenticated"}
+            "403": {$ref: "#/components/responses/Forbidden"}
+            "409":
+              description: delegation_chains_full, the tenant holds as many chains as it may (1,000,000 by default).
+              content:
+                application/json:
+                  schema: {$ref: "#/components/schemas/Error"}
+            "413": {$ref: "#/components/responses/TooLarge"}
+            "422": {$ref: "#/components/responses/Invalid"}
+      /v1/delegations/chains:
+        get:
+          operationId: listDelegationChains
+          tags: [delegation]
+          summary: The tenant's chains, most recent last hop first (expired ones until swept). Roles reader, admin.
+          parameters:
+            - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500, default: 100}}
+          responses:
+            "200":
+              description: The chains.
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    required: [chains]
+                    additionalProperties: false
+                    properties:
+                      chains:
+                        type: array
+                        items:
+                          allOf:
+                            - {$ref: "#/components/schemas/DelegationChainTimes"}
+                            - type: object
+                              required: [memberCount]
+                              properties:
+                                memberCount: {type: integer, minimum: 1, maximum: 1024}
+            "401": {$ref: "#/components/responses/Unauthenticated"}
+            "403": {$ref: "#/components/responses/Forbidden"}
+            "422": {$ref: "#/components/responses/Invalid"}
+      /v1/delegations/chains/{id}:
+        parameters:
+          - name: id
+            in: path
+            required: true
+            schema: {type: string}
+        get:
+          operationId: getDelegationChain
+          tags: [delegation]
+          summary: One chain and its members in tree order. Roles reader, admin.
+          responses:
+            "200":
+              description: The chain.
+              content:
+                application/json:
+                  schema:
+                    allOf:
+                      - {$ref: "#/components/schemas/DelegationChainTimes"}
+                      - type: object
+                        required: [members]
+                        properties:
+                          members:
+                            type: array
+                            description: >-
+                              The root first, then each member followed by its subtree, children in the
+                              order their hops were recorded.
+                            items:
+                              type: object
+                              required: [agent, parent, depth]
+                              additionalProperties: false
+                              properties:
+                                agent: {type: string}
+                                parent: {type: ["string", "null"], description: Null for the root.}
+                                depth: {type: integer, minimum: 0, maximum: 32}
+            "401": {$ref: "#/components/responses/Unauthenticated"}
+            "403": {$ref: "#/components/responses/Forbidden"}
+            "404": {$ref: "#/components/responses/NotFound"}
+
+      /.well-known/jwks.json:
+        get:
+          operationId: jsonWebKeySet
+          tags: [authorizers]
+          security: []
+          summary: >-
+            The public ES256 signing keys of every registered authorizer (not forgotten), one per kid,
+            so tools verify the tokens authorizers mint without calling anyone. No authentication:
+            these are public keys, and a tool must still check a token's iss and aud. Cached for 60 s.
+          parameters:
+            - name: tenant
+              in: query
+              description: Only this tenant's authorizers (an unknown tenant has no keys).
+              schema: {type: string}
+          responses:
+            "200":
+              description: A JWK set (RFC 7517).
+              headers:
+                Cache-Control:
+                  required: true
+                  schema: {type: string, const: "public, max-age=60"}
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    required: [keys]
+                    additionalProperties: false
+                    properties:
+                      keys:
+                        type: array
+                        items: {$ref: "#/components/schemas/SigningJWK"}
             "422": {$ref: "#/components/responses/Invalid"}
 
       /v1/api-keys:
@@ -664,7 +874,8 @@ enum OpenAPIDocument {
               schema: {$ref: "#/components/schemas/Error"}
         Conflict:
           description: >-
-            agent_exists, mission_exists, mesh_identity_conflict, too_many_authorizers, too_many_secrets.
+            agent_exists, mission_exists, mesh_identity_conflict, too_many_authorizers, too_many_secrets,
+            delegation_chains_full.
           content:
             application/json:
               schema: {$ref: "#/components/schemas/Error"}
@@ -827,11 +1038,61 @@ enum OpenAPIDocument {
                 version: {type: ["string", "null"]}
                 risk: {type: ["string", "null"]}
             latencyUs: {type: ["integer", "null"], minimum: 0}
-        AuthorizerRecord:
+        SigningJWK:
           type: object
-          required: [id, policyVersion, lastSync, lastSeen, registered, remitVersion, status]
+          description: A public P-256 key for ES256 (RFC 7518); a private member (d) is refused.
+          required: [kty, crv, x, y, kid, alg, use]
           additionalProperties: false
           properties:
+            kty: {const: EC}
+            crv: {const: P-256}
+            x: {type: string, pattern: "^[A-Za-z0-9_-]{43}$", description: Base64url (no padding) of 32 bytes.}
+            y: {type: string, pattern: "^[A-Za-z0-9_-]{43}$", description: Base64url (no padding) of 32 bytes.}
+            kid: {type: string, minLength: 1, maxLength: 128, pattern: "^[!-~]+$"}
+            alg: {const: ES256}
+            use: {const: sig}
+        AuthorizerKeys:
+          type: object
+          required: [signing, agreement]
+          additionalProperties: false
+          properties:
+            signing: {$ref: "#/components/schemas/SigningJWK"}
+            agreement:
+              type: string
+              contentEncoding: base64
+              pattern: "^[A-Za-z0-9+/]{43}=$"
+              description: Base64 of the raw 32-byte X25519 public key that secrets are sealed to.
+        DelegationHop:
+          type: object
+          required: [chainId, caller, maxDepth, ttlSeconds]
+          properties:
+            chainId: {type: string, pattern: "^[A-Za-z0-9._:-]{1,128}$"}
+            caller: {type: string, pattern: "^[A-Za-z0-9._/-]{1,253}$", description: The calling agent.}
+            callee:
+              type: ["string", "null"]
+              pattern: "^[A-Za-z0-9._/-]{1,253}$"
+              description: The agent called on an A2A hop; null or omitted when the caller calls a tool.
+            maxDepth: {type: integer, minimum: 1, maximum: 32}
+            ttlSeconds: {type: integer, minimum: 1, maximum: 86400}
+        DelegationChainTimes:
+          type: object
+          required: [id, root, created, lastHop, expires, expired]
+          properties:
+            id: {type: string}
+            root: {type: string}
+            created: {type: string, format: date-time}
+            lastHop: {type: string, format: date-time, description: The last hop that started or refreshed it.}
+            expires: {type: string, format: date-time}
+            expired: {type: boolean, description: The next hop with this id starts a new chain.}
+        AuthorizerRecord:
+          type: object
+          required: [id, policyVersion, lastSync, lastSeen, registered, remitVersion, status, keys]
+          additionalProperties: false
+          properties:
+            keys:
+              oneOf:
+                - {$ref: "#/components/schemas/AuthorizerKeys"}
+                - {type: "null"}
             id: {$ref: "#/components/schemas/InstanceId"}
             policyVersion: {type: ["string", "null"]}
             lastSync: {type: ["string", "null"], format: date-time}

@@ -34,6 +34,8 @@ import Testing
       "/healthz:", "/openapi.yaml:", "/v1/agents:", "/v1/agents/{id}:", "/v1/missions:", "/v1/missions/{id}:",
       "/v1/policy:", "/v1/policy/{section}:", "/v1/snapshot:", "/v1/audit/events:", "/v1/authorizers:",
       "/v1/authorizers/{instance}:", "/v1/api-keys:", "/v1/api-keys/{id}:", "/v1/secrets:", "/v1/secrets/{name}:",
+      "/v1/authorizers/{instance}/secrets:", "/v1/delegations/hops:", "/v1/delegations/chains:",
+      "/v1/delegations/chains/{id}:", "/.well-known/jwks.json:",
     ]
     let paths = OpenAPIDocument.yaml.split(separator: "\n").filter { $0.hasPrefix("  /") }.map {
       $0.trimmingCharacters(in: .whitespaces)
