@@ -45,6 +45,8 @@ struct DashboardRoutes: Sendable {
     addAgentRoutes(to: ui)
     addMissionRoutes(to: ui)
     addAuditRoutes(to: ui)
+    addChainRoutes(to: ui)
+    addSecretRoutes(to: ui)
 
     // Everything else under /ui: a 404 page with the security headers.
     ui.get("/**") { _, _ -> Response in throw DashboardError.notFound }

@@ -32,7 +32,7 @@ struct DashboardRenderer: Sendable {
 /// What every page's header needs.
 struct DashboardLayout: Sendable {
   enum Section: Sendable {
-    case agents, missions, decisions, authorizers, none
+    case agents, missions, decisions, chains, authorizers, secrets, none
   }
 
   var title: String
@@ -44,7 +44,9 @@ struct DashboardLayout: Sendable {
   var onAgents: Bool
   var onMissions: Bool
   var onDecisions: Bool
+  var onChains: Bool
   var onAuthorizers: Bool
+  var onSecrets: Bool
   var notice: String?
 
   init(title: String, session: DashboardSession?, section: Section = .none, notice: String? = nil) {
@@ -57,7 +59,9 @@ struct DashboardLayout: Sendable {
     onAgents = section == .agents
     onMissions = section == .missions
     onDecisions = section == .decisions
+    onChains = section == .chains
     onAuthorizers = section == .authorizers
+    onSecrets = section == .secrets
     self.notice = notice
   }
 }

@@ -132,6 +132,77 @@ enum DashboardTemplates {
 {{> footer}}
 
 """#,
+    "chain-node": #"""
+<li data-member="{{agent}}" data-depth="{{depth}}"><code>{{agent}}</code> <span class="muted">depth {{depth}}</span>{{#hasChildren}}
+<ul>
+{{#children}}{{> chain-node}}{{/children}}
+</ul>{{/hasChildren}}</li>
+
+"""#,
+    "chain": #"""
+{{> header}}
+<h1>Chain <code>{{id}}</code></h1>
+<dl class="facts" id="chain-facts">
+  <dt>Root</dt><dd>{{root}}</dd>
+  <dt>Agents</dt><dd>{{memberCount}}</dd>
+  <dt>Started (UTC)</dt><dd><time>{{created}}</time></dd>
+  <dt>Last hop (UTC)</dt><dd><time>{{lastHop}}</time></dd>
+  <dt>Expires (UTC)</dt><dd><time>{{expires}}</time>{{#expired}} <span class="status status-stale">expired</span>{{/expired}}</dd>
+</dl>
+<h2>Agents</h2>
+<ul class="tree" id="chain-tree">
+{{#tree}}{{> chain-node}}{{/tree}}
+</ul>
+<h2>Decisions</h2>
+{{^hasEvents}}<p class="muted" id="no-decisions">No decisions in this chain.</p>{{/hasEvents}}
+{{#hasEvents}}
+<table id="decisions">
+<thead><tr><th scope="col">Time (UTC)</th><th scope="col">Verdict</th><th scope="col">Reason</th><th scope="col">Agent</th><th scope="col">Destination</th><th scope="col">Request</th><th scope="col">Policy</th><th scope="col">Authorizer</th></tr></thead>
+<tbody>
+{{#events}}
+<tr data-decision="{{decisionId}}">
+  <td><time>{{time}}</time></td>
+  <td><span class="verdict verdict-{{verdict}}">{{verdict}}</span>{{#mode}} <span class="muted">{{mode}}</span>{{/mode}}</td>
+  <td>{{#reason}}<code>{{reason}}</code>{{/reason}}{{#wouldDeny}} <span class="muted">would deny: <code>{{wouldDeny}}</code></span>{{/wouldDeny}}</td>
+  <td>{{agent}}</td>
+  <td>{{destination}}{{#kind}} <span class="muted">{{kind}}</span>{{/kind}}</td>
+  <td>{{request}}</td>
+  <td>{{policyVersion}}</td>
+  <td>{{authorizer}}</td>
+</tr>
+{{/events}}
+</tbody>
+</table>
+{{/hasEvents}}
+{{#nextPage}}<p><a id="next-page" href="{{nextPage}}">Older decisions</a></p>{{/nextPage}}
+<p><a href="/ui/chains">All chains</a></p>
+{{> footer}}
+
+"""#,
+    "chains": #"""
+{{> header}}
+<h1>Delegation chains</h1>
+<p class="hint">The 100 chains with the most recent hops. A chain expires <code>ttlSeconds</code> after its last hop; the next hop with its id starts a new chain.</p>
+{{^hasChains}}<p class="muted" id="no-chains">No delegation chain yet.</p>{{/hasChains}}
+{{#hasChains}}
+<table id="chains">
+<thead><tr><th scope="col">Chain</th><th scope="col">Root</th><th scope="col">Agents</th><th scope="col">Last hop (UTC)</th><th scope="col">Expires (UTC)</th></tr></thead>
+<tbody>
+{{#chains}}
+<tr data-chain="{{id}}">
+  <td><a href="/ui/chains/{{path}}"><code>{{id}}</code></a></td>
+  <td>{{root}}</td>
+  <td>{{memberCount}}</td>
+  <td><time>{{lastHop}}</time></td>
+  <td><time>{{expires}}</time>{{#expired}} <span class="status status-stale">expired</span>{{/expired}}</td>
+</tr>
+{{/chains}}
+</tbody>
+</table>
+{{/hasChains}}
+{{> footer}}
+
+"""#,
     "decisions": #"""
 {{> header}}
 <h1>Decisions</h1>
@@ -206,7 +277,9 @@ enum DashboardTemplates {
     <a href="/ui/agents"{{#layout.onAgents}} aria-current="page"{{/layout.onAgents}}>Agents</a>
     <a href="/ui/missions"{{#layout.onMissions}} aria-current="page"{{/layout.onMissions}}>Missions</a>
     <a href="/ui/decisions"{{#layout.onDecisions}} aria-current="page"{{/layout.onDecisions}}>Decisions</a>
+    <a href="/ui/chains"{{#layout.onChains}} aria-current="page"{{/layout.onChains}}>Chains</a>
     <a href="/ui/authorizers"{{#layout.onAuthorizers}} aria-current="page"{{/layout.onAuthorizers}}>Authorizers</a>
+    {{#layout.canWrite}}<a href="/ui/secrets"{{#layout.onSecrets}} aria-current="page"{{/layout.onSecrets}}>Secrets</a>{{/layout.canWrite}}
   </nav>
   <form class="sign-out" method="post" action="/ui/sign-out">
     <input type="hidden" name="csrf" value="{{layout.csrf}}">
@@ -278,6 +351,44 @@ enum DashboardTemplates {
 {{> footer}}
 
 """#,
+    "secrets": #"""
+{{> header}}
+<h1>Secrets</h1>
+<p class="hint">Static credentials that policies broker with <code>secret: {name: …}</code>. Values are write-only: they are sealed at rest and only ever sent to authorizers, sealed to each one's key. This page never shows them.</p>
+{{#disabled}}<p class="error" role="alert" id="secrets-disabled">Secrets are disabled: start <code>remit control-plane</code> with <code>--secrets-key-file PATH</code>.</p>{{/disabled}}
+{{#error}}<p class="error" role="alert" id="secret-error">{{error}}</p>{{/error}}
+{{^hasSecrets}}<p class="muted" id="no-secrets">No secrets yet.</p>{{/hasSecrets}}
+{{#hasSecrets}}
+<table id="secrets">
+<thead><tr><th scope="col">Name</th><th scope="col">Updated (UTC)</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<tbody>
+{{#secrets}}
+<tr data-secret="{{name}}">
+  <td><code>{{name}}</code></td>
+  <td><time>{{updated}}</time></td>
+  <td><form method="post" action="/ui/secrets/{{path}}/delete" class="inline"><input type="hidden" name="csrf" value="{{layout.csrf}}"><button type="submit">Delete</button></form></td>
+</tr>
+{{/secrets}}
+</tbody>
+</table>
+{{/hasSecrets}}
+<h2>Set a secret</h2>
+<form method="post" action="/ui/secrets" class="stacked" autocomplete="off">
+  <input type="hidden" name="csrf" value="{{layout.csrf}}">
+  <div class="field">
+    <label for="name">Name</label>
+    <p class="hint">1-128 characters of A-Z, a-z, 0-9, ., _ and -. An existing name is replaced.</p>
+    <input type="text" id="name" name="name" value="{{name}}" maxlength="128" required>
+  </div>
+  <div class="field">
+    <label for="value">Value</label>
+    <input type="password" id="value" name="value" autocomplete="new-password" required>
+  </div>
+  <div class="actions"><button type="submit">Save secret</button></div>
+</form>
+{{> footer}}
+
+"""#,
     "sign-in": #"""
 {{> header}}
 <section class="narrow">
@@ -346,6 +457,15 @@ pre { background: #fff; border: 1px solid var(--line); padding: 1rem; overflow: 
 .verdict-allow, .status-healthy { color: var(--ok); font-weight: 600; }
 .verdict-deny, .status-stale { color: var(--bad); font-weight: 600; }
 .status-behind { color: var(--warn); font-weight: 600; }
+ul.tree, ul.tree ul { list-style: none; margin: 0; padding-left: 1.4rem; }
+ul.tree { padding-left: 0; }
+ul.tree li { margin: .2rem 0; }
+ul.tree ul { border-left: 1px solid var(--line); }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
+dl.facts dt { color: var(--muted); }
+dl.facts dd { margin: 0; }
+form.inline { display: inline; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 
 """#,
   ]
