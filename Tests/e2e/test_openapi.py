@@ -8,6 +8,7 @@ headers or body the document does not describe fails the test.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -248,6 +249,55 @@ def test_every_route_answers_as_documented(control_plane, spec):
     api.call("PUT", "/v1/secrets/payments-api-key", 403, key=reader, body={"value": "x"})
     api.call("DELETE", "/v1/secrets/payments-api-key", 204)
     api.call("DELETE", "/v1/secrets/payments-api-key", 404)
+
+    # Authorizer keys, the JWKS and secrets sealed to an instance. The signing key is P-256's
+    # generator point: a valid public key needing no crypto library here.
+    def b64url(hex_text: str) -> str:
+        return base64.urlsafe_b64encode(bytes.fromhex(hex_text)).rstrip(b"=").decode()
+
+    jwk = {"kty": "EC", "crv": "P-256", "kid": "authz-0-key", "alg": "ES256", "use": "sig",
+           "x": b64url("6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296"),
+           "y": b64url("4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5")}
+    keys = {"signing": jwk, "agreement": base64.b64encode(bytes(range(1, 33))).decode()}
+    api.call("PUT", "/v1/secrets/payments-api-key", 204, body={"value": "sk_live_never_shown"})
+    api.call("GET", "/v1/authorizers/authz-0/secrets", 409, key=authorizer)  # no agreement key yet
+    api.call("GET", "/v1/authorizers/ghost/secrets", 404, key=authorizer)
+    api.call("GET", "/v1/authorizers/authz-0/secrets", 403, key=reader)
+    record = api.call("PUT", "/v1/authorizers/authz-0", 200, key=authorizer, body=dict(report, keys=keys)).json()
+    assert record["keys"] == keys
+    api.call("PUT", "/v1/authorizers/authz-0", 422, key=authorizer,
+             body=dict(report, keys=dict(keys, agreement="AAAA")), request_is_valid=False)
+    api.call("PUT", "/v1/authorizers/authz-0", 422, key=authorizer,
+             body=dict(report, keys=dict(keys, signing=dict(jwk, d="c2VjcmV0"))), request_is_valid=False)
+    sealed = api.call("GET", "/v1/authorizers/authz-0/secrets", 200, key=authorizer)
+    assert [s["name"] for s in sealed.json()["secrets"]] == ["payments-api-key"]
+    assert b"sk_live_never_shown" not in sealed.body
+    jwks = api.call("GET", "/.well-known/jwks.json", 200, key=None)
+    assert jwks.json() == {"keys": [jwk]}
+    assert jwks.headers["Cache-Control"] == "public, max-age=60"
+    assert api.call("GET", "/.well-known/jwks.json", 200, key=None, query={"tenant": "nobody"}).json() == {"keys": []}
+    api.call("DELETE", "/v1/secrets/payments-api-key", 204)
+
+    # Delegation hops and chains.
+    hop = {"chainId": "txn-1", "caller": "planner", "callee": "researcher", "maxDepth": 3, "ttlSeconds": 60}
+    answer = api.call("POST", "/v1/delegations/hops", 200, key=authorizer, body=hop).json()
+    assert answer == {"outcome": "recorded", "callerPath": ["planner"]}
+    back = dict(hop, caller="researcher", callee="planner")
+    assert api.call("POST", "/v1/delegations/hops", 200, key=authorizer, body=back).json()["outcome"] == "cycle"
+    assert api.call("POST", "/v1/delegations/hops", 200, body=dict(hop, callee=None)).json()["outcome"] == "member"
+    api.call("POST", "/v1/delegations/hops", 422, key=authorizer, body=dict(hop, maxDepth=0), request_is_valid=False)
+    api.call("POST", "/v1/delegations/hops", 400, key=authorizer, raw=b"{", request_is_valid=False)
+    api.call("POST", "/v1/delegations/hops", 403, key=reader, body=hop)
+    chains = api.call("GET", "/v1/delegations/chains", 200, key=reader).json()["chains"]
+    assert [c["id"] for c in chains] == ["txn-1"] and chains[0]["memberCount"] == 2
+    api.call("GET", "/v1/delegations/chains", 200, key=reader, query={"limit": "1"})
+    api.call("GET", "/v1/delegations/chains", 422, key=reader, query={"limit": "501"}, request_is_valid=False)
+    api.call("GET", "/v1/delegations/chains", 403, key=authorizer)
+    chain = api.call("GET", "/v1/delegations/chains/txn-1", 200, key=reader).json()
+    assert chain["members"] == [{"agent": "planner", "parent": None, "depth": 0},
+                                {"agent": "researcher", "parent": "planner", "depth": 1}]
+    api.call("GET", "/v1/delegations/chains/nope", 404, key=reader)
+    api.call("GET", "/v1/audit/events", 200, key=reader, query={"chain": "txn-1"})
 
     # Key revocation: the last admin key stays.
     keys = api.call("GET", "/v1/api-keys", 200).json()
