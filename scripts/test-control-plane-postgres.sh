@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the control plane's store and API suite against a real PostgreSQL as well as SQLite.
 # Starts a private cluster (Debian `postgresql`) on a loopback port in a temporary directory,
-# points REMIT_TEST_POSTGRES_URL at it, runs the tests, and removes the cluster.
+# points REMIT_TEST_POSTGRES_URL at it, runs the tests, then the multi-process delegation test
+# (scripts/test-delegation-multiprocess.py: two control planes on one database), and removes the cluster.
 # Usage: scripts/test-control-plane-postgres.sh [extra swift test arguments]
 set -euo pipefail
 
@@ -32,4 +33,12 @@ trap cleanup EXIT
 
 export REMIT_TEST_POSTGRES_URL="postgres://remit@127.0.0.1:$PORT/postgres?sslmode=disable"
 cd "$(dirname "$0")/.."
-swift test --filter RemitControlPlaneTests "$@"
+status=0
+swift test --filter RemitControlPlaneTests "$@" || status=$?
+
+# Two `remit control-plane` processes on one database: parallel delegation hops on one chain
+# lose no edge and miss no cycle. Needs the remit binary (REMIT_BIN, default .build/debug/remit).
+"$PG_BIN/createdb" -h 127.0.0.1 -p "$PORT" -U remit remit_multiprocess
+python3 scripts/test-delegation-multiprocess.py \
+  "postgres://remit@127.0.0.1:$PORT/remit_multiprocess?sslmode=disable" || status=1
+exit "$status"
