@@ -60,7 +60,8 @@ def control_plane(tmp_path_factory):
     env = dict(os.environ, REMIT_BOOTSTRAP_ADMIN_KEY=admin_key)
     process = ManagedProcess(
         "control-plane",
-        [binary, "control-plane", "--listen", f"127.0.0.1:{port}", "--database", f"sqlite:{workdir}/remit.db"],
+        [binary, "control-plane", "--listen", f"127.0.0.1:{port}", "--database", f"sqlite:{workdir}/remit.db",
+         "--secrets-key-file", f"{workdir}/secrets.key"],
         workdir, env=env,
     ).start()
     url = f"http://127.0.0.1:{port}"
@@ -379,3 +380,36 @@ def test_a_decision_made_by_a_real_authorizer_appears_in_decisions(control_plane
         assert "e2e-dashboard-authz" in row.text
     finally:
         authorizer.stop()
+
+
+def test_a_chain_shows_its_tree_of_agents(control_plane, signed_in):
+    for caller, callee in [("e2e-planner", "e2e-researcher"), ("e2e-researcher", "e2e-browser"),
+                           ("e2e-planner", "e2e-writer")]:
+        hop = {"chainId": "e2e-txn", "caller": caller, "callee": callee, "maxDepth": 4, "ttlSeconds": 600}
+        status, answer = control_plane.api("POST", "/v1/delegations/hops", hop)
+        assert status == 200 and answer["outcome"] == "recorded", answer
+    click_and_wait(signed_in, signed_in.find_element(By.LINK_TEXT, "Chains"))
+    click_and_wait(signed_in, signed_in.find_element(By.CSS_SELECTOR, "tr[data-chain='e2e-txn'] a"))
+    assert signed_in.find_element(By.TAG_NAME, "h1").text == "Chain e2e-txn"
+    root = signed_in.find_element(By.CSS_SELECTOR, "#chain-tree > li")
+    assert root.get_attribute("data-member") == "e2e-planner" and root.get_attribute("data-depth") == "0"
+    children = root.find_elements(By.CSS_SELECTOR, ":scope > ul > li")
+    assert [c.get_attribute("data-member") for c in children] == ["e2e-researcher", "e2e-writer"]
+    grandchild = children[0].find_element(By.CSS_SELECTOR, ":scope > ul > li")
+    assert grandchild.get_attribute("data-member") == "e2e-browser"
+    assert "depth 2" in grandchild.text
+
+
+def test_a_secret_is_set_and_deleted_but_never_shown(control_plane, signed_in):
+    value = "sk_e2e_" + secrets.token_hex(8)
+    click_and_wait(signed_in, signed_in.find_element(By.LINK_TEXT, "Secrets"))
+    fill(signed_in, "name", "e2e-api-key")
+    fill(signed_in, "value", value)
+    submit(signed_in)
+    assert signed_in.find_element(By.CSS_SELECTOR, "p.notice").text == "Saved."
+    assert signed_in.find_elements(By.CSS_SELECTOR, "tr[data-secret='e2e-api-key']")
+    assert value not in signed_in.page_source
+    assert signed_in.find_element(By.ID, "value").get_attribute("value") == ""
+    click_and_wait(signed_in, signed_in.find_element(By.CSS_SELECTOR, "tr[data-secret='e2e-api-key'] button"))
+    assert signed_in.find_element(By.CSS_SELECTOR, "p.notice").text == "Deleted."
+    assert not signed_in.find_elements(By.CSS_SELECTOR, "tr[data-secret='e2e-api-key']")
