@@ -84,7 +84,8 @@ extension DecisionEngine {
       }
       return CallScope(destination: scope.destination, target: .messages(messages))
     }
-    return CallScope(destination: scope.destination, target: .route(method: http.method, path: run.decision.path ?? "/"))
+    return CallScope(
+      destination: scope.destination, target: .route(method: http.method, path: run.decision.path ?? "/"))
   }
 
   /// Finishes step 5 with the ledger's answer: the ledger's own denials (cycle, depth, unknown
@@ -105,7 +106,9 @@ extension DecisionEngine {
       if decision.findings.count < configuration.maximumFindings {
         decision.findings.append("delegation_ledger_unavailable")
       }
-      denial = (.internalError, "ledger_unavailable", "the delegation ledger did not answer (\(error.code)); fail closed")
+      denial = (
+        .internalError, "ledger_unavailable", "the delegation ledger did not answer (\(error.code)); fail closed"
+      )
     case .success(let record):
       if let reason = record.outcome.denial {
         let detail =
