@@ -133,17 +133,32 @@ extension DecisionEngine {
       }
     }
     guard let denial else { return }
-    if trace { decision.trace.append(.init(step: "delegation", outcome: denial.outcome, detail: denial.detail)) }
-    if decision.mode == .observe, !denial.reason.isAlwaysEnforced {
-      if decision.wouldDeny == nil { decision.wouldDeny = denial.reason }
+    lateDenial(&decision, denial.reason, step: "delegation", outcome: denial.outcome, denial.detail, trace: trace)
+  }
+
+  /// The credential of an allowed request could not be issued (brokering disabled, secret
+  /// missing): `credential_unavailable`, or a would-deny in observe mode.
+  public func credentialUnavailable(_ decision: inout Decision, _ detail: String, trace: Bool = false) {
+    guard decision.verdict == .allow else { return }
+    lateDenial(
+      &decision, .credentialUnavailable, step: "credentials", outcome: ReasonCode.credentialUnavailable.rawValue,
+      detail, trace: trace)
+  }
+
+  /// A denial after `decide` allowed: observe mode applies as it does there.
+  func lateDenial(
+    _ decision: inout Decision, _ reason: ReasonCode, step: String, outcome: String, _ detail: String, trace: Bool
+  ) {
+    if trace { decision.trace.append(.init(step: step, outcome: outcome, detail: detail)) }
+    if decision.mode == .observe, !reason.isAlwaysEnforced {
+      if decision.wouldDeny == nil { decision.wouldDeny = reason }
       if trace {
-        decision.trace.append(
-          .init(step: "mode", outcome: "allow", detail: "observe mode: would deny \(denial.reason.rawValue)"))
+        decision.trace.append(.init(step: "mode", outcome: "allow", detail: "observe mode: would deny \(reason.rawValue)"))
       }
       return
     }
     decision.verdict = .deny
-    decision.reason = denial.reason
+    decision.reason = reason
     decision.headersToSet = []
     decision.headersToRemove = []
     decision.credential = nil
