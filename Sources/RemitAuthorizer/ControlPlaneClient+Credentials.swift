@@ -20,7 +20,8 @@ public struct SealedSecret: Codable, Sendable {
     guard let encapsulated = Data(base64Encoded: encapsulatedKey), let sealed = Data(base64Encoded: ciphertext),
       var recipient = try? HPKE.Recipient(
         privateKey: key, ciphersuite: .Curve25519_SHA256_ChachaPoly, info: Self.info, encapsulatedKey: encapsulated),
-      let plaintext = try? recipient.open(sealed, authenticating: Self.authenticatedData(instance: instance, name: name))
+      let plaintext = try? recipient.open(
+        sealed, authenticating: Self.authenticatedData(instance: instance, name: name))
     else { return nil }
     return String(data: plaintext, encoding: .utf8)
   }

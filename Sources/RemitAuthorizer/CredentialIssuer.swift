@@ -54,7 +54,8 @@ public struct CredentialIssuer: Sendable {
         txn: decision.chainID,
         act: actor,
         iat: IssuedAtClaim(value: now),
-        exp: ExpirationClaim(value: now.addingTimeInterval(TimeInterval(min(ttlSeconds, CredentialPlan.maximumMintTTLSeconds)))),
+        exp: ExpirationClaim(
+          value: now.addingTimeInterval(TimeInterval(min(ttlSeconds, CredentialPlan.maximumMintTTLSeconds)))),
         jti: IDClaim(value: UUID().uuidString.lowercased()))
       do {
         return try await signer.sign(claims, kid: JWKIdentifier(string: key.keyID))

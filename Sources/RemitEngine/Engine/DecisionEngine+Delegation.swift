@@ -153,7 +153,8 @@ extension DecisionEngine {
     if decision.mode == .observe, !reason.isAlwaysEnforced {
       if decision.wouldDeny == nil { decision.wouldDeny = reason }
       if trace {
-        decision.trace.append(.init(step: "mode", outcome: "allow", detail: "observe mode: would deny \(reason.rawValue)"))
+        decision.trace.append(
+          .init(step: "mode", outcome: "allow", detail: "observe mode: would deny \(reason.rawValue)"))
       }
       return
     }
