@@ -119,6 +119,31 @@ final class ManualClock: Sendable {
     #expect(try ledger.recordNow(hop("a", "b", chain: "three")).outcome == .recorded)
   }
 
+  @Test func parallelHopsOnOneChainLoseNoEdgeAndMissNoCycle() async throws {
+    let ledger = InMemoryDelegationLedger()
+    _ = try ledger.recordNow(
+      DelegationHop(chainId: "p", caller: "root", callee: nil, maxDepth: 8, ttlSeconds: 60))
+    // 64 agents each join under the root, and each then tries to call the root back.
+    let outcomes = await withTaskGroup(of: (DelegationOutcome, DelegationOutcome).self) { group in
+      for index in 0..<64 {
+        group.addTask {
+          let join = try? await ledger.record(
+            DelegationHop(chainId: "p", caller: "root", callee: "a\(index)", maxDepth: 8, ttlSeconds: 60))
+          let back = try? await ledger.record(
+            DelegationHop(chainId: "p", caller: "a\(index)", callee: "root", maxDepth: 8, ttlSeconds: 60))
+          return (join?.outcome ?? .full, back?.outcome ?? .full)
+        }
+      }
+      var all: [(DelegationOutcome, DelegationOutcome)] = []
+      for await outcome in group { all.append(outcome) }
+      return all
+    }
+    #expect(outcomes.allSatisfy { $0.0 == .recorded && $0.1 == .cycle })
+    let chain = try #require(ledger.chain("p"))
+    #expect(chain.members.count == 65)
+    #expect(chain.members.values.filter { $0.parent == "root" }.count == 64)
+  }
+
   @Test func invalidHopsAreErrorsNotChains() {
     let ledger = InMemoryDelegationLedger()
     #expect(throws: DelegationLedgerError.self) { try ledger.recordNow(hop("a", "b", chain: "bad id")) }
