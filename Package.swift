@@ -151,6 +151,7 @@ let package = Package(
       name: "RemitAuthorizerTests",
       dependencies: [
         "RemitAuthorizer", "EnvoyAPI",
+        .product(name: "JWTKit", package: "jwt-kit"),
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "SwiftASN1", package: "swift-asn1"),

@@ -21,6 +21,8 @@ public struct Authorizer: Sendable {
   public let metrics = AuthorizerMetrics()
   /// The transport key once loaded, or why brokering is off.
   public let broker = CredentialBroker()
+  /// Static secrets by name: from files or variables, or sealed by the control plane.
+  public let secrets = SecretStore()
 
   public init(configuration: AuthorizerConfiguration, logger: Logger, decisionLogger: Logger? = nil) throws {
     try configuration.validate()
@@ -42,9 +44,15 @@ public struct Authorizer: Sendable {
     // audit shipper (which flushes), then the policy source, and the admin listener last.
     var services: [any Service] = []
     var controlPlaneClient: ControlPlaneClient?
-    loadTransportKey()
+    let ledger: any DelegationLedger
+    await loadTransportKey()
     switch configuration.policySource {
     case .file(let path):
+      secrets.replaceAll(try SecretStore.read(configuration.staticSecrets))
+      if !configuration.staticSecrets.isEmpty {
+        logger.info("static secrets read", metadata: ["names": .array(secrets.names.map { .string($0) })])
+      }
+      ledger = InMemoryDelegationLedger()
       let (snapshot, loadedBytes) = try PolicyFileSource.load(path: path)
       store.replace(with: snapshot)
       logger.info(
@@ -58,7 +66,9 @@ public struct Authorizer: Sendable {
     case .controlPlane(let connection):
       let client = ControlPlaneClient(connection: connection)
       controlPlaneClient = client
-      let source = ControlPlaneSource(client: client, store: store, status: syncStatus, logger: logger)
+      ledger = ControlPlaneLedger(client: client)
+      let source = ControlPlaneSource(
+        client: client, store: store, status: syncStatus, logger: logger, broker: broker, secrets: secrets)
       await source.loadInitial()
       services.append(source)
       if let auditQueue {
@@ -87,7 +97,9 @@ public struct Authorizer: Sendable {
     let server = GRPCServer(
       transport: transport,
       services: [
-        CheckService(store: store, decisionLog: decisionLog),
+        CheckService(
+          store: store, decisionLog: decisionLog, ledger: ledger,
+          issuer: CredentialIssuer(broker: broker, secrets: secrets, issuer: configuration.instanceID)),
         HealthService(store: store, readiness: grpcReady),
       ]
     )
@@ -134,15 +146,19 @@ public struct Authorizer: Sendable {
 
 extension Authorizer {
   /// The per-pod transport key; without a writable state directory brokering is disabled, loudly.
-  func loadTransportKey() {
+  func loadTransportKey() async {
     guard let directory = configuration.stateDirectory else {
       broker.disable(ConfigurationError(code: "state_dir_missing", message: "no --state-dir for the transport key"))
       logger.warning("credential brokering disabled: no --state-dir for the transport key")
       return
     }
-    do {
+    do throws(ConfigurationError) {
       let key = try TransportKey.loadOrCreate(directory: directory)
-      broker.enable(key)
+      do {
+        try await broker.enable(key)
+      } catch {
+        throw ConfigurationError(code: "transport_key_invalid", message: "the signing key is unusable: \(error)")
+      }
       logger.info("transport key ready", metadata: ["kid": "\(key.keyID)", "state_dir": "\(directory)"])
     } catch {
       broker.disable(error)

@@ -50,8 +50,11 @@ public struct AuthorizerConfiguration: Sendable {
   public var adminListen: ListenAddress?
   /// How often the policy file is checked for changes.
   public var policyPollInterval: Duration
-  /// The name this authorizer reports in logs.
+  /// The name this authorizer reports in logs, and the `iss` of the credentials it mints.
   public var instanceID: String
+  /// Static secrets on a policy file, by name (`--secret NAME=file:PATH|env:VARIABLE`). With a
+  /// control plane, secrets come sealed from it instead.
+  public var staticSecrets: [String: SecretSource] = [:]
 
   public init(
     policyFile: String,
@@ -109,6 +112,13 @@ public struct AuthorizerConfiguration: Sendable {
           (127.0.0.1, ::1 or localhost). Listen on loopback, or give --tls-cert, --tls-key and \
           --tls-client-ca.
           """
+      )
+    }
+    if case .controlPlane = policySource, !staticSecrets.isEmpty {
+      throw ConfigurationError(
+        code: "secret_source_conflict",
+        message:
+          "--secret reads secrets on a policy file only; with --control-plane, write them to the control plane (PUT /v1/secrets/NAME) and they arrive sealed to this pod"
       )
     }
     if let adminListen, adminListen.port == listen.port, adminListen.host == listen.host, listen.port != 0 {

@@ -15,30 +15,73 @@ public struct CheckService: Envoy_Service_Auth_V3_Authorization.SimpleServicePro
   let store: SnapshotStore
   let engine: DecisionEngine
   let decisionLog: DecisionLog
+  let ledger: any DelegationLedger
+  let issuer: CredentialIssuer?
 
-  public init(store: SnapshotStore, engine: DecisionEngine = DecisionEngine(), decisionLog: DecisionLog) {
+  public init(
+    store: SnapshotStore, engine: DecisionEngine = DecisionEngine(), decisionLog: DecisionLog,
+    ledger: any DelegationLedger = InMemoryDelegationLedger(), issuer: CredentialIssuer? = nil
+  ) {
     self.store = store
     self.engine = engine
     self.decisionLog = decisionLog
+    self.ledger = ledger
+    self.issuer = issuer
   }
 
   public func check(
     request: Envoy_Service_Auth_V3_CheckRequest,
     context: ServerContext
   ) async throws -> Envoy_Service_Auth_V3_CheckResponse {
-    handle(request)
+    await handle(request)
   }
 
-  /// The whole in-process path, synchronous so it can be measured and tested without a server.
-  public func handle(_ request: Envoy_Service_Auth_V3_CheckRequest) -> Envoy_Service_Auth_V3_CheckResponse {
+  /// The whole in-process path, callable without a server.
+  public func handle(_ request: Envoy_Service_Auth_V3_CheckRequest) async -> Envoy_Service_Auth_V3_CheckResponse {
     let started = ContinuousClock.now
     let decisionID = DecisionID.make()
     let governed = GovernedRequest(request)
-    let decision = engine.decide(governed, snapshot: store.current)
+    // One snapshot for the whole decision, even if a new one is swapped in meanwhile.
+    let snapshot = store.current
+    var decision = engine.decide(governed, snapshot: snapshot)
+    if let snapshot { await finish(&decision, snapshot: snapshot) }
     let response = decision.checkResponse(decisionID: decisionID)
     let elapsed = ContinuousClock.now - started
     decisionLog.record(decision, id: decisionID, latency: elapsed)
     return response
+  }
+
+  /// What the engine leaves to the authorizer: the ledger (step 5) and the credential (step 9).
+  /// Only an allowed request gets either, so a denied one never extends a chain.
+  public func finish(_ decision: inout Decision, snapshot: PolicySnapshot, trace: Bool = false) async {
+    if decision.verdict == .allow, let step = decision.delegation {
+      let answer: Result<DelegationRecord, DelegationLedgerError>
+      do throws(DelegationLedgerError) {
+        answer = .success(try await ledger.record(step.hop))
+      } catch {
+        answer = .failure(error)
+      }
+      engine.complete(&decision, ledger: answer, snapshot: snapshot, trace: trace)
+    }
+    if decision.verdict == .allow, let plan = decision.credential {
+      guard let issuer else {
+        return engine.credentialUnavailable(&decision, "this authorizer issues no credentials", trace: trace)
+      }
+      do throws(CredentialIssuer.Unavailable) {
+        let value = try await issuer.issue(plan, for: decision, snapshot: snapshot)
+        decision.injectCredential(plan, value: value)
+        if trace {
+          let what =
+            switch plan.kind {
+            case .mint(let ttl): "minted a JWT valid \(ttl) s"
+            case .secret(let name): "injected secret \(name)"
+            }
+          decision.trace.append(.init(step: "credentials", outcome: "ok", detail: "\(what) as \(plan.header)"))
+        }
+      } catch {
+        engine.credentialUnavailable(&decision, error.detail, trace: trace)
+      }
+    }
   }
 }
 

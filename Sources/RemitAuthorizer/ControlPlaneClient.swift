@@ -34,6 +34,32 @@ public struct AuthorizerReport: Codable, Sendable, Equatable {
   /// RFC 3339.
   public var lastSync: String?
   public var remitVersion: String
+  /// The pod's public transport keys, when brokering is on.
+  public var keys: AuthorizerPublicKeys?
+}
+
+/// What the control plane publishes (the signing JWK, at its `/.well-known/jwks.json`) and seals
+/// secrets to (the X25519 key, base64 of its 32 raw bytes).
+public struct AuthorizerPublicKeys: Codable, Sendable, Equatable {
+  public struct SigningJWK: Codable, Sendable, Equatable {
+    public var kty = "EC"
+    public var crv = "P-256"
+    public var x: String
+    public var y: String
+    public var kid: String
+    public var alg = "ES256"
+    public var use = "sig"
+  }
+
+  public var signing: SigningJWK
+  public var agreement: String
+
+  init(_ key: TransportKey) {
+    let point = key.signing.publicKey.x963Representation
+    signing = SigningJWK(
+      x: TransportKey.base64URL(point[1..<33]), y: TransportKey.base64URL(point[33..<65]), kid: key.keyID)
+    agreement = key.agreement.publicKey.rawRepresentation.base64EncodedString()
+  }
 }
 
 /// The authorizer's side of the control plane API: snapshot long-polls, reports and audit batches.
@@ -113,7 +139,7 @@ public final class ControlPlaneClient: Sendable {
     guard (200..<300).contains(status) else { throw Self.statusError(status, body: response, what: "audit batch") }
   }
 
-  private func send(
+  func send(
     _ method: HTTPMethod,
     _ path: String,
     body: [UInt8]?,

@@ -17,6 +17,8 @@ public struct ControlPlaneConnection: Sendable, Equatable, CustomStringConvertib
   public var heartbeatInterval: Duration
   /// The longest pause between retries while the control plane cannot be reached.
   public var maximumBackoff: Duration
+  /// The longest a delegation hop waits for the ledger; past it the hop is denied (fail closed).
+  public var ledgerTimeout: Duration
   public var audit: AuditShippingConfiguration
 
   public init(
@@ -28,8 +30,10 @@ public struct ControlPlaneConnection: Sendable, Equatable, CustomStringConvertib
     requestTimeout: Duration = .seconds(5),
     heartbeatInterval: Duration = .seconds(15),
     maximumBackoff: Duration = .seconds(10),
+    ledgerTimeout: Duration = .milliseconds(500),
     audit: AuditShippingConfiguration = AuditShippingConfiguration()
   ) {
+    self.ledgerTimeout = ledgerTimeout
     self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
     self.apiKey = apiKey
     self.instanceID = instanceID

@@ -38,14 +38,22 @@ public struct ControlPlaneSource: Service {
   let cache: SnapshotCache
   public let status: SyncStatus
   let logger: Logger
+  let broker: CredentialBroker?
+  let secrets: SecretStore?
+  let secretsFailing = FailureFlag()
 
-  public init(client: ControlPlaneClient, store: SnapshotStore, status: SyncStatus = SyncStatus(), logger: Logger) {
+  public init(
+    client: ControlPlaneClient, store: SnapshotStore, status: SyncStatus = SyncStatus(), logger: Logger,
+    broker: CredentialBroker? = nil, secrets: SecretStore? = nil
+  ) {
     self.client = client
     self.connection = client.connection
     self.store = store
     self.cache = SnapshotCache(stateDirectory: client.connection.stateDirectory)
     self.status = status
     self.logger = logger
+    self.broker = broker
+    self.secrets = secrets
   }
 
   /// Before serving: the snapshot from the control plane, or else the one on disk. Neither is
@@ -154,13 +162,53 @@ public struct ControlPlaneSource: Service {
     let report = AuthorizerReport(
       policyVersion: state.appliedVersion.map(String.init),
       lastSync: state.lastSync.map { $0.formatted(.iso8601) },
-      remitVersion: ControlPlaneClient.remitVersion)
+      remitVersion: ControlPlaneClient.remitVersion,
+      keys: broker?.key.map(AuthorizerPublicKeys.init))
     do {
       try await client.report(report)
     } catch {
       logger.debug("report to the control plane failed", metadata: ["error": "\(error)"])
+      return
+    }
+    await refreshSecrets()
+  }
+
+  /// Fetches the tenant's secrets sealed to this pod's key (after each report, so a secret
+  /// written to the control plane arrives within a heartbeat) and opens them. A secret that does
+  /// not open is left out: a request needing it is denied `credential_unavailable`.
+  func refreshSecrets() async {
+    guard let secrets, let key = broker?.key else { return }
+    do {
+      let sealed = try await client.fetchSealedSecrets()
+      var values: [String: String] = [:]
+      var unopened: [String] = []
+      for secret in sealed.prefix(ControlPlaneSource.maximumSecrets) {
+        if let value = secret.open(with: key.agreement, instance: connection.instanceID) {
+          values[secret.name] = value
+        } else {
+          unopened.append(secret.name)
+        }
+      }
+      if !unopened.isEmpty {
+        logger.error(
+          "sealed secrets that do not open with this pod's transport key were left out",
+          metadata: ["names": .array(unopened.prefix(20).map { .string($0) })])
+      }
+      secrets.replaceAll(values)
+      if secretsFailing.set(false) {
+        logger.notice("sealed secrets received again", metadata: ["count": "\(values.count)"])
+      }
+    } catch {
+      // Keep the secrets already opened: the control plane being away does not revoke them.
+      if !secretsFailing.set(true) {
+        logger.warning(
+          "cannot fetch sealed secrets; keeping the ones already received",
+          metadata: ["error_code": "\(error.code)", "error": "\(error.message)"])
+      }
     }
   }
+
+  static let maximumSecrets = 10_000
 
   /// Compiles and swaps in a document; a document that does not validate here is logged and the
   /// last good snapshot stays.
@@ -212,5 +260,18 @@ extension Duration {
   var seconds: Double {
     let (seconds, attoseconds) = components
     return Double(seconds) + Double(attoseconds) / 1e18
+  }
+}
+
+/// A flag whose setter returns the previous value, so a repeated failure is logged once.
+final class FailureFlag: Sendable {
+  private let value = Mutex(false)
+
+  /// Sets the flag and returns what it was.
+  func set(_ new: Bool) -> Bool {
+    value.withLock { value in
+      defer { value = new }
+      return value
+    }
   }
 }

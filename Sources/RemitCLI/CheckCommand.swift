@@ -102,7 +102,27 @@ struct CheckCommand: AsyncParsableCommand {
       throw ExitCode(2)
     }
     let checkRequest = try readCheckRequest()
-    let decision = DecisionEngine().decide(GovernedRequest(checkRequest), snapshot: snapshot, trace: true)
+    let engine = DecisionEngine()
+    var decision = engine.decide(GovernedRequest(checkRequest), snapshot: snapshot, trace: true)
+    // Offline there is no ledger state: the call is judged as the first of a new chain.
+    if decision.verdict == .allow, let step = decision.delegation {
+      let answer: Result<DelegationRecord, DelegationLedgerError>
+      do throws(DelegationLedgerError) {
+        answer = .success(try InMemoryDelegationLedger().recordNow(step.hop))
+      } catch {
+        answer = .failure(error)
+      }
+      engine.complete(&decision, ledger: answer, snapshot: snapshot, trace: true)
+    }
+    if decision.verdict == .allow, let plan = decision.credential {
+      let what =
+        switch plan.kind {
+        case .mint(let ttl): "a JWT valid \(ttl) s (scope \(plan.scope))"
+        case .secret(let name): "secret \(name)"
+        }
+      decision.trace.append(
+        .init(step: "credentials", outcome: "planned", detail: "the authorizer would inject \(what) as \(plan.header)"))
+    }
     let response = decision.checkResponse(decisionID: "offline")
     let responseJSON = (try? response.jsonString()) ?? "{}"
     func value(_ text: String?) -> Any { text ?? NSNull() }

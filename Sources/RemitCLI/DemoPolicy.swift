@@ -22,6 +22,9 @@ settings:
   a2aNamespaces: [agents]
   # Calls to these workloads are egress checks against each mission's egress list.
   egressGateways: [istio-system/istio-egressgateway-service-account]
+  # A2A hops carry the chain header (docs/delegation.md). narrow: a hop to an agent with a wider
+  # mission is allowed, and every later call in the chain must also be within the delegator's.
+  delegation: {header: x-remit-delegation-chain-id, maxDepth: 4, escalation: narrow, ttlSeconds: 900}
 agents:
   - id: checkout-bot
     description: Takes payment for carts

@@ -88,13 +88,27 @@ struct ServeCommand: AsyncParsableCommand {
   var tlsClientSANs: [String] = []
 
   @Option(
+    name: .customLong("secret"),
+    help:
+      "A static secret credentials may inject, on a policy file: NAME=file:PATH or NAME=env:VARIABLE (repeatable). [REMIT_SECRETS, comma-separated]"
+  )
+  var secrets: [String] = []
+
+  @Option(
+    name: .customLong("ledger-timeout-ms"),
+    help:
+      "How long a delegation hop waits for the control plane's ledger before it is denied (default 500). [REMIT_LEDGER_TIMEOUT_MS]"
+  )
+  var ledgerTimeoutMilliseconds: Int?
+
+  @Option(
     name: .customLong("log-level"), help: "trace, debug, info, warning or error (default info). [REMIT_LOG_LEVEL]")
   var logLevel: String?
 
   func run() async throws {
     try ConfigurationFile.load(config)
     let level = try parseLogLevel(environmentFallback(logLevel, "REMIT_LOG_LEVEL") ?? "info")
-    let configuration: AuthorizerConfiguration
+    var configuration: AuthorizerConfiguration
     do {
       configuration = AuthorizerConfiguration(
         policySource: try policySource(),
@@ -104,6 +118,8 @@ struct ServeCommand: AsyncParsableCommand {
         tls: try tlsFiles(),
         stateDirectory: environmentFallback(stateDir, "REMIT_STATE_DIR") ?? "remit-state"
       )
+      configuration.instanceID = environmentFallback(instanceID, "REMIT_INSTANCE_ID") ?? hostName()
+      configuration.staticSecrets = try staticSecrets()
       try configuration.validate()
     } catch {
       printError("remit serve: \(error)")
@@ -135,7 +151,8 @@ struct ServeCommand: AsyncParsableCommand {
           baseURL: url,
           apiKey: try readAPIKey(),
           instanceID: environmentFallback(instanceID, "REMIT_INSTANCE_ID") ?? hostName(),
-          stateDirectory: environmentFallback(stateDir, "REMIT_STATE_DIR") ?? "remit-state"
+          stateDirectory: environmentFallback(stateDir, "REMIT_STATE_DIR") ?? "remit-state",
+          ledgerTimeout: try ledgerTimeout()
         ))
     case (.some, .some):
       throw ConfigurationError(
@@ -182,6 +199,32 @@ struct ServeCommand: AsyncParsableCommand {
     default:
       throw ConfigurationError(code: "tls_option_invalid", message: "--tls-cert and --tls-key go together")
     }
+  }
+
+  func staticSecrets() throws -> [String: SecretSource] {
+    var entries = secrets
+    if entries.isEmpty, let text = environmentFallback(nil, "REMIT_SECRETS") {
+      entries = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+    var sources: [String: SecretSource] = [:]
+    for entry in entries {
+      let (name, source) = try SecretSource.parse(entry)
+      guard sources[name] == nil else {
+        throw ConfigurationError(code: "secret_option_invalid", message: "secret \(name) is given twice")
+      }
+      sources[name] = source
+    }
+    return sources
+  }
+
+  func ledgerTimeout() throws -> Duration {
+    guard let text = ledgerTimeoutMilliseconds.map(String.init) ?? environmentFallback(nil, "REMIT_LEDGER_TIMEOUT_MS")
+    else { return .milliseconds(500) }
+    guard let milliseconds = Int(text), (10...30_000).contains(milliseconds) else {
+      throw ConfigurationError(
+        code: "ledger_timeout_invalid", message: "the ledger timeout must be 10 to 30000 milliseconds")
+    }
+    return .milliseconds(milliseconds)
   }
 
   func readAPIKey() throws -> String {

@@ -320,16 +320,26 @@ import Testing
 
   // MARK: A2A and egress
 
-  @Test func a2aHopsUseA2AMethods() {
+  @Test func a2aHopsUseA2AMethods() throws {
+    // agents/planner is an A2A destination bound to no agent: escalation narrow lets the hop go.
+    let snapshot = try PolicyFixtures.snapshot(
+      PolicyFixtures.basic.replacingOccurrences(
+        of: "  a2aNamespaces: [agents]\n", with: "  a2aNamespaces: [agents]\n  delegation: {escalation: narrow}\n"))
     let planner = "spiffe://cluster.local/ns/agents/sa/planner"
+    let chain = ["content-type": "application/json", "x-remit-delegation-chain-id": "c-1"]
     func send(_ method: String) -> GovernedRequest {
-      Self.mcp(#"{"jsonrpc":"2.0","id":1,"method":"\#(method)","params":{}}"#, to: planner)
+      Self.mcp(#"{"jsonrpc":"2.0","id":1,"method":"\#(method)","params":{}}"#, to: planner, headers: chain)
     }
-    let decision = decide(send("message/send"))
+    let decision = decide(send("message/send"), snapshot)
     #expect(decision.kind == .a2a)
     #expect(decision.verdict == .allow)
-    expectAllow(send("tasks/get"))
-    expectDeny(Self.mcp(Self.toolCall("get_stock"), to: planner), .scopeToolDenied)
+    #expect(
+      decision.delegation?.hop
+        == DelegationHop(chainId: "c-1", caller: "checkout-bot", callee: "agents/planner", maxDepth: 4, ttlSeconds: 900)
+    )
+    #expect(decide(send("tasks/get"), snapshot).verdict == .allow)
+    #expect(
+      decide(Self.mcp(Self.toolCall("get_stock"), to: planner, headers: chain), snapshot).reason == .scopeToolDenied)
     // A bound agent outside a2aNamespaces is still an A2A destination.
     let bound = Self.mcp(Self.toolCall("x"), to: "spiffe://cluster.local/ns/planning/sa/planner")
     #expect(decide(bound).kind == .a2a)

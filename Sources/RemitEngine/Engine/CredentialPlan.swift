@@ -29,6 +29,14 @@ public struct CredentialPlan: Sendable, Equatable {
     return nil
   }
 
+  public init(kind: Kind, header: String, scheme: String?, audience: String, scope: String) {
+    self.kind = kind
+    self.header = header
+    self.scheme = scheme
+    self.audience = audience
+    self.scope = scope
+  }
+
   init?(rule: PolicyDocument.CredentialRule, audience: String, scope: String) {
     guard let header = Self.header(for: rule) else { return nil }
     self.header = header

@@ -84,7 +84,8 @@ extension DecisionEngine {
       }
       return CallScope(destination: scope.destination, target: .messages(messages))
     }
-    return CallScope(destination: scope.destination, target: .route(method: http.method, path: run.decision.path ?? "/"))
+    return CallScope(
+      destination: scope.destination, target: .route(method: http.method, path: run.decision.path ?? "/"))
   }
 
   /// Finishes step 5 with the ledger's answer: the ledger's own denials (cycle, depth, unknown
@@ -105,7 +106,9 @@ extension DecisionEngine {
       if decision.findings.count < configuration.maximumFindings {
         decision.findings.append("delegation_ledger_unavailable")
       }
-      denial = (.internalError, "ledger_unavailable", "the delegation ledger did not answer (\(error.code)); fail closed")
+      denial = (
+        .internalError, "ledger_unavailable", "the delegation ledger did not answer (\(error.code)); fail closed"
+      )
     case .success(let record):
       if let reason = record.outcome.denial {
         let detail =
@@ -130,17 +133,33 @@ extension DecisionEngine {
       }
     }
     guard let denial else { return }
-    if trace { decision.trace.append(.init(step: "delegation", outcome: denial.outcome, detail: denial.detail)) }
-    if decision.mode == .observe, !denial.reason.isAlwaysEnforced {
-      if decision.wouldDeny == nil { decision.wouldDeny = denial.reason }
+    lateDenial(&decision, denial.reason, step: "delegation", outcome: denial.outcome, denial.detail, trace: trace)
+  }
+
+  /// The credential of an allowed request could not be issued (brokering disabled, secret
+  /// missing): `credential_unavailable`, or a would-deny in observe mode.
+  public func credentialUnavailable(_ decision: inout Decision, _ detail: String, trace: Bool = false) {
+    guard decision.verdict == .allow else { return }
+    lateDenial(
+      &decision, .credentialUnavailable, step: "credentials", outcome: ReasonCode.credentialUnavailable.rawValue,
+      detail, trace: trace)
+  }
+
+  /// A denial after `decide` allowed: observe mode applies as it does there.
+  func lateDenial(
+    _ decision: inout Decision, _ reason: ReasonCode, step: String, outcome: String, _ detail: String, trace: Bool
+  ) {
+    if trace { decision.trace.append(.init(step: step, outcome: outcome, detail: detail)) }
+    if decision.mode == .observe, !reason.isAlwaysEnforced {
+      if decision.wouldDeny == nil { decision.wouldDeny = reason }
       if trace {
         decision.trace.append(
-          .init(step: "mode", outcome: "allow", detail: "observe mode: would deny \(denial.reason.rawValue)"))
+          .init(step: "mode", outcome: "allow", detail: "observe mode: would deny \(reason.rawValue)"))
       }
       return
     }
     decision.verdict = .deny
-    decision.reason = denial.reason
+    decision.reason = reason
     decision.headersToSet = []
     decision.headersToRemove = []
     decision.credential = nil

@@ -161,8 +161,10 @@ struct CompiledMission: Sendable {
   }
 
   func credential(for destination: WorkloadIdentity) -> PolicyDocument.CredentialRule? {
-    credentials.first { $0.pattern.matches(namespace: destination.namespace, serviceAccount: destination.serviceAccount) }?
-      .rule
+    credentials.first {
+      $0.pattern.matches(namespace: destination.namespace, serviceAccount: destination.serviceAccount)
+    }?
+    .rule
   }
 
   func allowsEgress(host: String) -> Bool {

@@ -218,7 +218,8 @@ struct PolicyValidator {
             && scheme.utf8.allSatisfy { DNSName.isLowerAlnum($0) || ($0 >= 65 && $0 <= 90) || $0 == UInt8(ascii: "-") }
           if !valid { report("\(rulePath).mint.scheme", "must be 1-32 letters, digits and '-' (such as Bearer)") }
         }
-        checkInjectedHeader(mint.header ?? CredentialPlan.defaultMintHeader, path: "\(rulePath).mint.header", chainHeader: chainHeader)
+        checkInjectedHeader(
+          mint.header ?? CredentialPlan.defaultMintHeader, path: "\(rulePath).mint.header", chainHeader: chainHeader)
       case (nil, .some(let secret)):
         let validName =
           (1...128).contains(secret.name.utf8.count)

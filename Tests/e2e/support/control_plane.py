@@ -56,7 +56,8 @@ def call(base_url: str, method: str, path: str, key: Optional[str], body=None, t
 class ControlPlane:
     """One `remit control-plane` on a fixed port with its SQLite store in `workdir`."""
 
-    def __init__(self, workdir: Path, port: Optional[int] = None):
+    def __init__(self, workdir: Path, port: Optional[int] = None, extra_args: tuple = ()):
+        self.extra_args = tuple(extra_args)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -75,6 +76,7 @@ class ControlPlane:
             self.binary, "control-plane",
             "--listen", f"127.0.0.1:{self.port}",
             "--database", f"sqlite:{self.workdir / 'remit.db'}",
+            *self.extra_args,
         ]
         env = {**os.environ, "REMIT_BOOTSTRAP_ADMIN_KEY": self.admin_key}
         self.process = ManagedProcess(f"control-plane-{self.runs}", argv, self.workdir, env=env).start()

@@ -241,6 +241,68 @@ def server_sidecar_config(
     }
 
 
+def workloads_sidecar_config(
+    workloads: dict,
+    authz_port: int,
+    upstream_port: int,
+    logdir: Path,
+    authz_timeout: str = "5s",
+) -> dict:
+    """Several inbound sidecars in one Envoy: `workloads` maps a listener name to the WorkloadCert
+    it presents. Each listener is its own mTLS server, so Envoy fills `destination.principal` with
+    that listener's identity (an agent or a tool) exactly as that workload's sidecar would; all
+    route to the one echo upstream, which records what each workload received."""
+    listeners = []
+    for name, cert in workloads.items():
+        downstream_tls = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+                "require_client_certificate": True,
+                "common_tls_context": {
+                    "tls_params": {"tls_minimum_protocol_version": "TLSv1_2"},
+                    "alpn_protocols": ["h2", "http/1.1"],
+                    "tls_certificates": _tls_certs(cert),
+                    "validation_context": {"trusted_ca": {"filename": str(cert.ca_path)}},
+                },
+            },
+        }
+        listeners.append(
+            {
+                "name": name,
+                "address": _listener_address(),
+                "filter_chains": [
+                    {
+                        "transport_socket": downstream_tls,
+                        "filters": [
+                            {
+                                "name": "envoy.filters.network.http_connection_manager",
+                                "typed_config": _inbound_hcm(name, True, logdir / f"access-{name}.log", authz_timeout),
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+    clusters = [
+        {
+            "name": "inbound|8080||",
+            "type": "STATIC",
+            "connect_timeout": "1s",
+            "load_assignment": {
+                "cluster_name": "inbound|8080||",
+                "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": upstream_port}}}}]}],
+            },
+        },
+        authz_cluster(authz_port),
+    ]
+    return {
+        "node": {"id": "sidecar~127.0.0.1~workloads~agents.svc.cluster.local", "cluster": "workloads"},
+        "admin": _admin(),
+        "static_resources": {"listeners": listeners, "clusters": clusters},
+    }
+
+
 def client_sidecar_config(
     agents: dict,
     server_port: int,
