@@ -606,6 +606,7 @@ enum OpenAPIDocument {
                   schema: {$ref: "#/components/schemas/Error"}
             "413": {$ref: "#/components/responses/TooLarge"}
             "422": {$ref: "#/components/responses/Invalid"}
+            "503": {$ref: "#/components/responses/Unavailable"}
       /v1/delegations/chains:
         get:
           operationId: listDelegationChains
@@ -896,7 +897,9 @@ enum OpenAPIDocument {
                     properties:
                       errors: {minItems: 1}
         Unavailable:
-          description: too_many_waiters (with Retry-After) or secrets_disabled.
+          description: >-
+            too_many_waiters (with Retry-After), secrets_disabled, or delegation_busy (the chain's row
+            was deleted concurrently three times in a row; retry the hop).
           content:
             application/json:
               schema: {$ref: "#/components/schemas/Error"}
