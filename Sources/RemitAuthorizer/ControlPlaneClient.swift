@@ -71,6 +71,10 @@ public final class ControlPlaneClient: Sendable {
 
   let connection: ControlPlaneConnection
   let httpClient: HTTPClient
+  /// Delegation hops are on the request path: their own pool, so they never queue behind
+  /// long-polls, audit batches or a connection backoff built up while the control plane was away
+  /// (a hop that cannot connect fails at once and is denied; the next one connects afresh).
+  let ledgerClient: HTTPClient
 
   public init(connection: ControlPlaneConnection) {
     self.connection = connection
@@ -79,10 +83,20 @@ public final class ControlPlaneClient: Sendable {
     configuration.decompression = .disabled
     configuration.redirectConfiguration = .disallow
     self.httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    var ledger = configuration
+    let ledgerTimeout = connection.ledgerTimeout.components
+    ledger.timeout = .init(
+      connect: .nanoseconds(ledgerTimeout.seconds * 1_000_000_000 + ledgerTimeout.attoseconds / 1_000_000_000),
+      read: nil)
+    ledger.connectionPool.retryConnectionEstablishment = false
+    ledger.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+    ledger.connectionPool.idleTimeout = .seconds(30)
+    self.ledgerClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: ledger)
   }
 
   public func shutdown() async {
     try? await httpClient.shutdown()
+    try? await ledgerClient.shutdown()
   }
 
   /// `GET /v1/snapshot`, long-polling when `knownVersion` is given.
@@ -143,7 +157,8 @@ public final class ControlPlaneClient: Sendable {
     _ method: HTTPMethod,
     _ path: String,
     body: [UInt8]?,
-    timeout: Duration
+    timeout: Duration,
+    client: HTTPClient? = nil
   ) async throws(ControlPlaneClientError) -> (Int, HTTPHeaders, [UInt8]) {
     var request = HTTPClientRequest(url: connection.baseURL + path)
     request.method = method
@@ -154,7 +169,7 @@ public final class ControlPlaneClient: Sendable {
       request.body = .bytes(ByteBuffer(bytes: body))
     }
     do {
-      let response = try await httpClient.execute(request, timeout: .init(timeout))
+      let response = try await (client ?? httpClient).execute(request, timeout: .init(timeout))
       let buffer = try await response.body.collect(upTo: Self.maximumResponseBytes)
       return (Int(response.status.code), response.headers, Array(buffer.readableBytesView))
     } catch let error as NIOTooManyBytesError {
