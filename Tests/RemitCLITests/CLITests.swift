@@ -28,7 +28,8 @@ import Testing
     "tools-call-allowed": 0, "tools-call-denied": 3, "tools-list-allowed": 0, "batch-denied": 3,
     "identity-missing": 3, "identity-unmapped": 3, "identity-foreign-trust-domain": 3,
     "observe-mode-would-deny": 0, "route-allowed": 0, "route-denied": 3, "path-traversal": 3,
-    "destination-denied": 3, "a2a-allowed": 0, "a2a-no-chain": 3, "egress-allowed": 0, "egress-denied": 3, "body-truncated": 3,
+    "destination-denied": 3, "a2a-allowed": 0, "a2a-no-chain": 3, "egress-allowed": 0, "egress-denied": 3,
+    "body-truncated": 3,
     "body-malformed": 3, "dlp-blocked": 3, "dlp-blocked-gzip": 3, "injection-detected": 3,
   ]
 
