@@ -38,12 +38,14 @@ import Testing
     let client = ControlPlaneClient(
       connection: ControlPlaneConnection(
         baseURL: "http://127.0.0.1:\(port)", apiKey: "remit_test", instanceID: "t", stateDirectory: "/tmp",
-        ledgerTimeout: .milliseconds(300)))
+        requestTimeout: .seconds(30), ledgerTimeout: .milliseconds(300)))
     let ledger = ControlPlaneLedger(client: client)
     let started = ContinuousClock.now
     await #expect(throws: DelegationLedgerError.self) { _ = try await ledger.record(Self.hop) }
     let took = ContinuousClock.now - started
-    #expect(took < .seconds(2), "took \(took)")
+    // The ledger's 300 ms, not the 30 s every other request may take (slack for a loaded CI box:
+    // the whole test suite runs in parallel with it).
+    #expect(took < .seconds(10), "took \(took)")
     await client.shutdown()
   }
 
