@@ -15,6 +15,9 @@ let package = Package(
   products: [
     .executable(name: "remit", targets: ["remit"]),
     .library(name: "RemitEngine", targets: ["RemitEngine"]),
+    // For the benchmark package (Benchmarks/): the Check path in process without a server.
+    .library(name: "RemitEnvoy", targets: ["RemitEnvoy"]),
+    .library(name: "EnvoyAPI", targets: ["EnvoyAPI"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),

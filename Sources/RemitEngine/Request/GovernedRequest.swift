@@ -67,14 +67,34 @@ public struct GovernedRequest: Sendable {
       return body.count >= maxRequestBytes
     }
 
-    /// `application/json` or any `+json` media type.
+    /// `application/json` or any `+json` media type. On the bytes, without allocating: every
+    /// decision asks, several times.
     public var hasJSONContentType: Bool {
-      guard let value = headers["content-type"] else { return false }
-      let mediaType = value.split(separator: ";", maxSplits: 1).first.map {
-        $0.trimmingOptionalWhitespace().lowercased()
+      guard var value = headers["content-type"] else { return false }
+      return value.withUTF8 { bytes in
+        var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.endIndex
+        var start = bytes.startIndex
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        let mediaType = UnsafeBufferPointer(rebasing: bytes[start..<end])
+        return Self.equalsIgnoringASCIICase(mediaType, Self.applicationJSON)
+          || (mediaType.count >= 5
+            && Self.equalsIgnoringASCIICase(
+              UnsafeBufferPointer(rebasing: mediaType[(mediaType.endIndex - 5)...]), Self.plusJSON))
       }
-      guard let mediaType else { return false }
-      return mediaType == "application/json" || mediaType.hasSuffix("+json")
+    }
+
+    static let applicationJSON = Array("application/json".utf8)
+    static let plusJSON = Array("+json".utf8)
+
+    /// `lowercase` is lower-case ASCII.
+    static func equalsIgnoringASCIICase(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: [UInt8]) -> Bool {
+      guard bytes.count == lowercase.count else { return false }
+      for (byte, expected) in zip(bytes, lowercase) {
+        let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+        if folded != expected { return false }
+      }
+      return true
     }
 
     /// A `content-encoding` other than identity.
@@ -88,9 +108,20 @@ public struct GovernedRequest: Sendable {
 }
 
 extension StringProtocol {
-  /// Without leading and trailing spaces and tabs (HTTP optional whitespace).
+  /// Without leading and trailing spaces and tabs (HTTP optional whitespace). On UTF-8 code
+  /// units: both are ASCII, so the trimmed bounds are character boundaries.
   func trimmingOptionalWhitespace() -> String {
-    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-    return String(self.drop(while: isSpace).reversed().drop(while: isSpace).reversed())
+    let utf8 = self.utf8
+    var start = utf8.startIndex
+    while start < utf8.endIndex, utf8[start] == 0x20 || utf8[start] == 0x09 { start = utf8.index(after: start) }
+    // One forward pass: the end is just after the last byte that is not optional whitespace.
+    var end = start
+    var index = start
+    while index < utf8.endIndex {
+      let byte = utf8[index]
+      index = utf8.index(after: index)
+      if byte != 0x20 && byte != 0x09 { end = index }
+    }
+    return String(self[start..<end])
   }
 }
