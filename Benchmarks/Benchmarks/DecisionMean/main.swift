@@ -8,8 +8,15 @@ guard let snapshot = try? PolicySnapshot(document) else { fatalError("the sample
 let engine = DecisionEngine()
 let cases: [(String, GovernedRequest)] = [
   ("allow tools/call 1 KiB ids", SamplePolicy.request(body: SampleBodies.toolCall(.ids, bytes: 1 << 10, dirty: false))),
-  ("allow tools/call 1 KiB prose", SamplePolicy.request(body: SampleBodies.toolCall(.prose, bytes: 1 << 10, dirty: false))),
-  ("deny identity_unmapped", SamplePolicy.request(agent: SamplePolicy.agentPrincipal(5_000), body: SampleBodies.toolCall(.ids, bytes: 1 << 10, dirty: false))),
+  (
+    "allow tools/call 1 KiB prose",
+    SamplePolicy.request(body: SampleBodies.toolCall(.prose, bytes: 1 << 10, dirty: false))
+  ),
+  (
+    "deny identity_unmapped",
+    SamplePolicy.request(
+      agent: SamplePolicy.agentPrincipal(5_000), body: SampleBodies.toolCall(.ids, bytes: 1 << 10, dirty: false))
+  ),
 ]
 let iterations = 100_000
 for (name, request) in cases {

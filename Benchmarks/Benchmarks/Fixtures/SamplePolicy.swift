@@ -19,7 +19,8 @@ public enum SamplePolicy {
             to: "tools/inventory",
             mcp: .init(
               // `exfil*` lets a tool the threat feed names past scope, so the threat stage decides.
-              tools: ["get_stock", "reserve_*", "send_message", "list_\(index)_*", "exfil*"], resources: ["inventory://items/*"],
+              tools: ["get_stock", "reserve_*", "send_message", "list_\(index)_*", "exfil*"],
+              resources: ["inventory://items/*"],
               methods: ["tools/list"])),
           .init(to: "tools/catalog", http: [.init(methods: ["GET"], paths: ["/api/v1/items/*", "/api/v1/search"])]),
           .init(to: "agents/*", a2a: .init(methods: ["message/send", "tasks/*"])),
@@ -67,6 +68,7 @@ public enum SamplePolicy {
   }
 
   public static func toolCall(_ name: String, arguments: String = #"{"sku":"SKU-1","qty":2}"#) -> [UInt8] {
-    Array(#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"\#(name)","arguments":\#(arguments)}}"#.utf8)
+    Array(
+      #"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"\#(name)","arguments":\#(arguments)}}"#.utf8)
   }
 }

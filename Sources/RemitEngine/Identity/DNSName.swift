@@ -24,6 +24,28 @@ public enum DNSName {
   }
 
   public static func isLabel(_ value: some StringProtocol) -> Bool { labelProblem(value) == nil }
+
+  /// `isLabel` on bytes, without allocating.
+  static func isLabel(bytes: UnsafeBufferPointer<UInt8>, maximum: Int = 63) -> Bool {
+    guard let first = bytes.first, let last = bytes.last, bytes.count <= maximum, isLowerAlnum(first),
+      isLowerAlnum(last)
+    else { return false }
+    return bytes.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: "-") }
+  }
+
+  /// `isSubdomain` on bytes, without allocating.
+  static func isSubdomain(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard !bytes.isEmpty, bytes.count <= 253 else { return false }
+    var start = 0
+    while start <= bytes.count {
+      var end = start
+      while end < bytes.count, bytes[end] != UInt8(ascii: ".") { end += 1 }
+      // As Kubernetes' IsDNS1123Subdomain: the 253 total bounds each part, not 63.
+      guard isLabel(bytes: UnsafeBufferPointer(rebasing: bytes[start..<end]), maximum: 253) else { return false }
+      start = end + 1
+    }
+    return true
+  }
   public static func isSubdomain(_ value: some StringProtocol) -> Bool { subdomainProblem(value) == nil }
 
   private static func labelShapeProblem(_ label: ArraySlice<UInt8>) -> String? {

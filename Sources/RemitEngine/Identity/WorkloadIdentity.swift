@@ -1,17 +1,18 @@
 /// A Kubernetes workload's mesh identity: `spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>`.
 public struct WorkloadIdentity: Sendable, Hashable, CustomStringConvertible {
-  public var trustDomain: String
-  public var namespace: String
-  public var serviceAccount: String
+  public let trustDomain: String
+  public let namespace: String
+  public let serviceAccount: String
+  /// `namespace/serviceAccount`, the form policies use for destinations. Stored: every decision
+  /// looks it up several times.
+  public let workload: String
 
   public init(trustDomain: String, namespace: String, serviceAccount: String) {
     self.trustDomain = trustDomain
     self.namespace = namespace
     self.serviceAccount = serviceAccount
+    workload = "\(namespace)/\(serviceAccount)"
   }
-
-  /// `namespace/serviceAccount`, the form policies use for destinations.
-  public var workload: String { "\(namespace)/\(serviceAccount)" }
 
   public var spiffeID: String { "spiffe://\(trustDomain)/ns/\(namespace)/sa/\(serviceAccount)" }
 
@@ -33,45 +34,61 @@ public struct WorkloadIdentity: Sendable, Hashable, CustomStringConvertible {
 
   /// Parses strictly by the SPIFFE ID rules, then requires the Kubernetes workload path.
   public static func parse(_ text: some StringProtocol) -> Result<WorkloadIdentity, ParseFailure> {
-    let bytes = Array(text.utf8)
+    var string = String(text)
+    return string.withUTF8(parse(bytes:))
+  }
+
+  static let scheme = Array("spiffe://".utf8)
+
+  /// On the UTF-8 bytes, allocating only the three strings of a valid identity: every decision
+  /// parses the source and the destination.
+  static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Result<WorkloadIdentity, ParseFailure> {
     guard bytes.count <= maximumLength else { return .failure(.tooLong) }
-    let scheme = Array("spiffe://".utf8)
-    guard bytes.count > scheme.count, bytes[..<scheme.count].elementsEqual(scheme) else {
+    let schemeCount = scheme.count
+    guard bytes.count > schemeCount, zip(bytes, scheme).allSatisfy({ $0 == $1 }) else {
       return .failure(.notSPIFFE)
     }
-    let rest = bytes[scheme.count...]
-    let slash = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
-    let trustDomain = rest[rest.startIndex..<slash]
-    guard !trustDomain.isEmpty, trustDomain.count <= 255, trustDomain.allSatisfy(isTrustDomainByte) else {
-      return .failure(.badTrustDomain)
-    }
-    // Collect the path segments; each must be a valid SPIFFE path segment.
-    var segments: [ArraySlice<UInt8>] = []
+    var slash = schemeCount
+    while slash < bytes.count, bytes[slash] != UInt8(ascii: "/") { slash += 1 }
+    let trustDomain = schemeCount..<slash
+    guard !trustDomain.isEmpty, trustDomain.count <= 255, trustDomain.allSatisfy({ isTrustDomainByte(bytes[$0]) })
+    else { return .failure(.badTrustDomain) }
+    // At most four path segments, each a valid SPIFFE path segment.
+    var segments: (Range<Int>, Range<Int>, Range<Int>, Range<Int>) = (0..<0, 0..<0, 0..<0, 0..<0)
+    var count = 0
     var index = slash
-    while index < rest.endIndex {
-      let start = rest.index(after: index)
-      let end = rest[start...].firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
-      let segment = rest[start..<end]
-      guard !segment.isEmpty, segment.allSatisfy(isPathByte), !isDotSegment(segment) else {
-        return .failure(.badPath)
+    while index < bytes.count {
+      let start = index + 1
+      var end = start
+      while end < bytes.count, bytes[end] != UInt8(ascii: "/") { end += 1 }
+      let segment = start..<end
+      guard !segment.isEmpty, segment.allSatisfy({ isPathByte(bytes[$0]) }),
+        !(segment.count <= 2 && segment.allSatisfy { bytes[$0] == UInt8(ascii: ".") })
+      else { return .failure(.badPath) }
+      switch count {
+      case 0: segments.0 = segment
+      case 1: segments.1 = segment
+      case 2: segments.2 = segment
+      case 3: segments.3 = segment
+      default: return .failure(.notWorkload)
       }
-      segments.append(segment)
-      guard segments.count <= 4 else { return .failure(.notWorkload) }
+      count += 1
       index = end
     }
-    guard segments.count == 4,
-      segments[0].elementsEqual("ns".utf8),
-      segments[2].elementsEqual("sa".utf8)
-    else { return .failure(.notWorkload) }
-    let namespace = String(decoding: segments[1], as: UTF8.self)
-    let serviceAccount = String(decoding: segments[3], as: UTF8.self)
-    guard DNSName.isLabel(namespace) else { return .failure(.badNamespace) }
-    guard DNSName.isSubdomain(serviceAccount) else { return .failure(.badServiceAccount) }
+    func equals(_ range: Range<Int>, _ text: StaticString) -> Bool {
+      range.count == text.utf8CodeUnitCount
+        && (0..<range.count).allSatisfy { bytes[range.lowerBound + $0] == text.utf8Start[$0] }
+    }
+    guard count == 4, equals(segments.0, "ns"), equals(segments.2, "sa") else { return .failure(.notWorkload) }
+    let namespace = UnsafeBufferPointer(rebasing: bytes[segments.1])
+    let serviceAccount = UnsafeBufferPointer(rebasing: bytes[segments.3])
+    guard DNSName.isLabel(bytes: namespace) else { return .failure(.badNamespace) }
+    guard DNSName.isSubdomain(bytes: serviceAccount) else { return .failure(.badServiceAccount) }
     return .success(
       WorkloadIdentity(
-        trustDomain: String(decoding: trustDomain, as: UTF8.self),
-        namespace: namespace,
-        serviceAccount: serviceAccount
+        trustDomain: String(decoding: UnsafeBufferPointer(rebasing: bytes[trustDomain]), as: UTF8.self),
+        namespace: String(decoding: namespace, as: UTF8.self),
+        serviceAccount: String(decoding: serviceAccount, as: UTF8.self)
       )
     )
   }
@@ -93,7 +110,4 @@ public struct WorkloadIdentity: Sendable, Hashable, CustomStringConvertible {
       || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
   }
 
-  private static func isDotSegment(_ segment: ArraySlice<UInt8>) -> Bool {
-    segment.allSatisfy { $0 == UInt8(ascii: ".") } && segment.count <= 2
-  }
 }
