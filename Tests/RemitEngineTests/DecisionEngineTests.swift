@@ -345,6 +345,15 @@ import Testing
     #expect(decide(bound).kind == .a2a)
   }
 
+  @Test func hostsAreNormalisedForLookups() {
+    #expect(DecisionEngine.hostWithoutPort("inventory.tools.svc.cluster.local") == "inventory.tools.svc.cluster.local")
+    #expect(DecisionEngine.hostWithoutPort("API.Example.com:443") == "api.example.com")
+    #expect(DecisionEngine.hostWithoutPort("api.example.com.") == "api.example.com")
+    #expect(DecisionEngine.hostWithoutPort("[::1]:8080") == "::1")
+    #expect(DecisionEngine.hostWithoutPort("example.com:8080") == "example.com")
+    #expect(DecisionEngine.hostWithoutPort("") == "")
+  }
+
   @Test func egressHosts() {
     let gateway = "spiffe://cluster.local/ns/istio-system/sa/istio-egressgateway-service-account"
     func egress(host: String = "", sni: String = "") -> GovernedRequest {

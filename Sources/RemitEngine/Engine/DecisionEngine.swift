@@ -381,6 +381,12 @@ public struct DecisionEngine: Sendable {
 
   /// An authority lowercased, without port, brackets or trailing dot.
   static func hostWithoutPort(_ authority: String) -> String {
+    // The usual case, a lower-case name without port or trailing dot, is returned as is: no copy.
+    if let last = authority.utf8.last, last != UInt8(ascii: "."),
+      authority.utf8.allSatisfy({ DNSName.isLowerAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") })
+    {
+      return authority
+    }
     var host = authority.lowercased()
     if host.hasPrefix("[") {
       if let close = host.firstIndex(of: "]") { host = String(host[host.index(after: host.startIndex)..<close]) }
