@@ -35,7 +35,7 @@ let package = Package(
     .executableTarget(
       name: "DecisionMean",
       dependencies: ["BenchmarkFixtures", .product(name: "RemitEngine", package: "remit")],
-      path: "Benchmarks/DecisionMean",
+      path: "Tools/DecisionMean",
       swiftSettings: [.swiftLanguageMode(.v6)]
     ),
     .executableTarget(

@@ -5,7 +5,8 @@
 #   2. builds the package and runs the Swift test suites (swift-testing),
 #   3. runs the control plane's store and API suite again against a private PostgreSQL server
 #      (Debian's postgresql, installed if missing; scripts/test-control-plane-postgres.sh),
-#   4. runs the end-to-end suite through real Envoy sidecars against the `remit` binary.
+#   4. runs the end-to-end suite through real Envoy sidecars against the `remit` binary,
+#   5. builds the benchmark package (release) and runs every benchmark for a few iterations.
 # Exit code is non-zero if anything failed. Set REMIT_SKIP_E2E=1 to run only the Swift suites
 # while developing (CI never sets it).
 set -euo pipefail
@@ -70,6 +71,17 @@ if [ "${REMIT_SKIP_E2E:-0}" != 1 ]; then
   e2e_passed=$(grep -oE '[0-9]+ passed' /tmp/remit-e2e.log | tail -1 | grep -oE '[0-9]+' || echo 0)
   e2e_failed=$(grep -oE '[0-9]+ (failed|error)' /tmp/remit-e2e.log | tail -1 | grep -oE '[0-9]+' || echo 0)
 fi
+
+step "benchmarks (smoke: a few iterations each, release build; figures meaningless)"
+# Keeps the benchmark package building and each benchmark running, including the checks that
+# every deny benchmark still denies with its reason. The real runs: scripts/bench.sh.
+set +e
+(cd Benchmarks && REMIT_BENCH_SMOKE=1 swift package --allow-writing-to-package-directory benchmark --no-progress \
+  > /tmp/remit-bench-smoke.log 2>&1)
+bench_status=$?
+set -e
+tail -n 3 /tmp/remit-bench-smoke.log
+[ "$bench_status" -eq 0 ] || failures+=("benchmarks smoke (see /tmp/remit-bench-smoke.log)")
 
 passed=$(( swift_total - swift_failed + ${e2e_passed:-0} ))
 failed=$(( swift_failed + ${e2e_failed:-0} ))

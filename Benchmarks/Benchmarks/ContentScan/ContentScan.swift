@@ -9,10 +9,10 @@ let benchmarks: @Sendable () -> Void = {
   Benchmark.defaultConfiguration = .init(
     metrics: [.wallClock, .throughput, .mallocCountTotal],
     timeUnits: .nanoseconds,
-    warmupIterations: 10,
+    warmupIterations: BenchmarkSmoke.enabled ? 1 : 10,
     scalingFactor: .one,
-    maxDuration: .seconds(2),
-    maxIterations: 100_000
+    maxDuration: BenchmarkSmoke.enabled ? .milliseconds(50) : .seconds(2),
+    maxIterations: BenchmarkSmoke.enabled ? 5 : 100_000
   )
 
   let scanner = DLPScanner(builtins: Set(DLPDetector.allCases), custom: [])

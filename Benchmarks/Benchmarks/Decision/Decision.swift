@@ -14,10 +14,10 @@ let benchmarks: @Sendable () -> Void = {
   Benchmark.defaultConfiguration = .init(
     metrics: [.wallClock, .throughput],
     timeUnits: .nanoseconds,
-    warmupIterations: 200,
+    warmupIterations: BenchmarkSmoke.enabled ? 1 : 200,
     scalingFactor: .one,
-    maxDuration: .seconds(2),
-    maxIterations: 1_000_000
+    maxDuration: BenchmarkSmoke.enabled ? .milliseconds(50) : .seconds(2),
+    maxIterations: BenchmarkSmoke.enabled ? 5 : 1_000_000
   )
 
   let document = SamplePolicy.document(agents: 1_000, indicators: 10_000)
@@ -99,7 +99,9 @@ let benchmarks: @Sendable () -> Void = {
   let large = SamplePolicy.document(agents: 10_000, indicators: 10_000)
   Benchmark(
     "Snapshot compile: 10,000 agents, 10,000 indicators",
-    configuration: .init(metrics: [.wallClock, .mallocCountTotal], timeUnits: .milliseconds, maxIterations: 20)
+    configuration: .init(
+      metrics: [.wallClock, .mallocCountTotal], timeUnits: .milliseconds,
+      maxIterations: BenchmarkSmoke.enabled ? 2 : 20)
   ) { benchmark in
     for _ in benchmark.scaledIterations { blackHole(try? PolicySnapshot(large)) }
   }

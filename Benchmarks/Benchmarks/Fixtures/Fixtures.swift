@@ -1,5 +1,9 @@
 import RemitEngine
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 public enum SampleIndicators {
   public static func make(count: Int) -> [PolicyDocument.Indicator] {
     var indicators: [PolicyDocument.Indicator] = [.init(type: .tool, value: "exfiltrate_*")]
@@ -115,4 +119,14 @@ public struct SplitMix64 {
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
     return z ^ (z >> 31)
   }
+}
+
+/// `REMIT_BENCH_SMOKE=1`: a few iterations per benchmark, so CI checks that every benchmark
+/// still builds and runs (and that each deny benchmark still denies with its reason) without
+/// spending minutes; the figures of such a run mean nothing.
+public enum BenchmarkSmoke {
+  public static let enabled: Bool = {
+    guard let value = getenv("REMIT_BENCH_SMOKE") else { return false }
+    return String(cString: value) == "1"
+  }()
 }
