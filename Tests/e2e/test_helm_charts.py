@@ -42,6 +42,14 @@ AUTHZ_VALUES = {
             }
         }
     },
+    "static-secrets": {
+        "authz": {
+            "secrets": [
+                {"name": "payments-api-key", "secretName": "payments-api", "key": "api-key"},
+                {"name": "Search.Key_2", "secretName": "search", "key": "token"},
+            ]
+        }
+    },
     "existing-tls-secret": {
         "tls": {
             "certManager": {"enabled": False},
@@ -507,6 +515,29 @@ def test_authz_policy_from_control_plane():
     assert mounts["api-key"]["readOnly"] is True and mounts["api-key"]["mountPath"] == "/etc/remit/api-key"
 
 
+def test_authz_static_secrets_are_mounted_files_named_in_remit_secrets():
+    objs = objects(render(AUTHZ, AUTHZ_VALUES["static-secrets"]))
+    spec = pod_spec(objs)
+    [container] = spec["containers"]
+    env = env_of(container)
+    assert env["REMIT_SECRETS"]["value"] == (
+        "payments-api-key=file:/etc/remit/secrets/payments-api-key/api-key,"
+        "Search.Key_2=file:/etc/remit/secrets/Search.Key_2/token"
+    )
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["secret-0"]["secret"]["secretName"] == "payments-api"
+    assert volumes["secret-0"]["secret"]["items"] == [{"key": "api-key", "path": "api-key"}]
+    assert volumes["secret-1"]["secret"]["secretName"] == "search"
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["secret-0"] == {"name": "secret-0", "mountPath": "/etc/remit/secrets/payments-api-key", "readOnly": True}
+    assert mounts["secret-1"]["mountPath"] == "/etc/remit/secrets/Search.Key_2" and mounts["secret-1"]["readOnly"]
+    # None without secrets, and the control plane's ledger timeout only when following it.
+    default_env = env_of(pod_spec(objects(render(AUTHZ, {})))["containers"][0])
+    assert "REMIT_SECRETS" not in default_env and "REMIT_LEDGER_TIMEOUT_MS" not in default_env
+    cp_env = env_of(pod_spec(objects(render(AUTHZ, AUTHZ_VALUES["control-plane"])))["containers"][0])
+    assert cp_env["REMIT_LEDGER_TIMEOUT_MS"]["value"] == "500"
+
+
 def test_authz_istio_policies_default(authz_default):
     _, objs = authz_default
     ap = one(objs, "AuthorizationPolicy")
@@ -611,6 +642,9 @@ def test_authz_notes_warn_on_fail_open():
         ({"authz": {"podSecurityContext": {"runAsNonRoot": False}}}, "runAsNonRoot"),
         ({"istio": {"authorizationPolicy": {"rules": []}}}, "rules"),
         ({"istio": {"authorizationPolicy": {"rules": [{"too": []}]}}}, "too"),
+        ({"authz": {"secrets": [{"name": "bad name", "secretName": "s", "key": "k"}]}}, "name"),
+        ({"authz": {"secrets": [{"name": "a", "key": "k"}]}}, "secretName"),
+        ({"authz": {"controlPlane": {"ledgerTimeoutMs": 5}}}, "ledgerTimeoutMs"),
     ],
 )
 def test_authz_schema_rejects(values, message):
@@ -633,6 +667,20 @@ def test_authz_schema_rejects(values, message):
             "apiKeySecret.name is required",
         ),
         ({"tls": {"clientCA": {"secretName": "a", "configMapName": "b"}}}, "not both"),
+        (
+            {
+                "authz": {
+                    "policySource": "controlPlane",
+                    "controlPlane": {"url": "http://cp:8080", "apiKeySecret": {"name": "k"}},
+                    "secrets": [{"name": "a", "secretName": "s", "key": "k"}],
+                }
+            },
+            "write secrets to it",
+        ),
+        (
+            {"authz": {"secrets": [{"name": "a", "secretName": "s", "key": "k"}, {"name": "a", "secretName": "t", "key": "k"}]}},
+            "listed twice",
+        ),
     ],
 )
 def test_authz_refuses_unworkable_combinations(values, message):
@@ -754,7 +802,8 @@ def test_every_environment_variable_is_one_remit_reads():
                 used |= set(env_of(container))
     assert used >= {"REMIT_LISTEN", "REMIT_ADMIN_LISTEN", "REMIT_POLICY", "REMIT_CONTROL_PLANE",
                     "REMIT_API_KEY_FILE", "REMIT_STATE_DIR", "REMIT_INSTANCE_ID", "REMIT_DATABASE",
-                    "REMIT_CONTROL_PLANE_LISTEN", "REMIT_SECRETS_KEY_FILE", "REMIT_BOOTSTRAP_ADMIN_KEY"}
+                    "REMIT_CONTROL_PLANE_LISTEN", "REMIT_SECRETS_KEY_FILE", "REMIT_BOOTSTRAP_ADMIN_KEY",
+                    "REMIT_SECRETS", "REMIT_LEDGER_TIMEOUT_MS"}
     unknown = {name for name in used if f'"{name}"' not in sources} - PENDING_ENV
     assert unknown == set(), f"environment variables no Remit source reads: {sorted(unknown)}"
 

@@ -86,10 +86,29 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- fail "authz.controlPlane.apiKeySecret.name is required with authz.policySource=controlPlane (a Secret holding an API key of role authorizer)" -}}
 {{- end -}}
 {{- end -}}
+{{- if and (eq .Values.authz.policySource "controlPlane") .Values.authz.secrets -}}
+{{- fail "authz.secrets is for policySource configMap; following a control plane, write secrets to it (PUT /v1/secrets/NAME) and they arrive sealed to each pod" -}}
+{{- end -}}
+{{- $secretNames := dict -}}
+{{- range .Values.authz.secrets -}}
+{{- if hasKey $secretNames .name -}}
+{{- fail (printf "authz.secrets: %q is listed twice" .name) -}}
+{{- end -}}
+{{- $_ := set $secretNames .name true -}}
+{{- end -}}
 {{- if and (eq .Values.authz.policySource "configMap") (not .Values.authz.policy.existingConfigMap) (not .Values.authz.policy.inline) -}}
 {{- fail "authz.policy: give inline or existingConfigMap with authz.policySource=configMap" -}}
 {{- end -}}
 {{- if eq (include "remit-authz.governedNamespace" .) .Release.Namespace -}}
 {{- fail (printf "istio.authorizationPolicy.namespace is %q, the authorizer's own namespace: the authorizer must not govern itself. Install it in its own namespace (e.g. remit-system)" .Release.Namespace) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* REMIT_SECRETS: NAME=file:PATH for each mounted secret, comma-separated. */}}
+{{- define "remit-authz.secretsOption" -}}
+{{- $entries := list -}}
+{{- range . -}}
+{{- $entries = append $entries (printf "%s=file:/etc/remit/secrets/%s/%s" .name .name .key) -}}
+{{- end -}}
+{{- join "," $entries -}}
 {{- end -}}
