@@ -54,15 +54,7 @@ public struct CheckService: Envoy_Service_Auth_V3_Authorization.SimpleServicePro
   /// What the engine leaves to the authorizer: the ledger (step 5) and the credential (step 9).
   /// Only an allowed request gets either, so a denied one never extends a chain.
   public func finish(_ decision: inout Decision, snapshot: PolicySnapshot, trace: Bool = false) async {
-    if decision.verdict == .allow, let step = decision.delegation {
-      let answer: Result<DelegationRecord, DelegationLedgerError>
-      do throws(DelegationLedgerError) {
-        answer = .success(try await ledger.record(step.hop))
-      } catch {
-        answer = .failure(error)
-      }
-      engine.complete(&decision, ledger: answer, snapshot: snapshot, trace: trace)
-    }
+    await engine.consult(ledger, for: &decision, snapshot: snapshot, trace: trace)
     if decision.verdict == .allow, let plan = decision.credential {
       guard let issuer else {
         return engine.credentialUnavailable(&decision, "this authorizer issues no credentials", trace: trace)

@@ -37,7 +37,8 @@ extension ControlPlaneClient {
       throw ControlPlaneClientError(code: "encode_failed", message: "\(error)")
     }
     let (status, _, response) = try await send(
-      .POST, "/v1/delegations/hops", body: body, timeout: connection.ledgerTimeout, client: ledgerClient)
+      .POST, "/v1/delegations/hops", body: body, timeout: connection.ledgerTimeout, client: ledgerClient,
+      limit: 64 << 10)
     guard status == 200 else { throw Self.statusError(status, body: response, what: "delegation hop") }
     do {
       return try JSONDecoder().decode(DelegationRecord.self, from: Data(response))

@@ -158,7 +158,8 @@ public final class ControlPlaneClient: Sendable {
     _ path: String,
     body: [UInt8]?,
     timeout: Duration,
-    client: HTTPClient? = nil
+    client: HTTPClient? = nil,
+    limit: Int = ControlPlaneClient.maximumResponseBytes
   ) async throws(ControlPlaneClientError) -> (Int, HTTPHeaders, [UInt8]) {
     var request = HTTPClientRequest(url: connection.baseURL + path)
     request.method = method
@@ -170,7 +171,7 @@ public final class ControlPlaneClient: Sendable {
     }
     do {
       let response = try await (client ?? httpClient).execute(request, timeout: .init(timeout))
-      let buffer = try await response.body.collect(upTo: Self.maximumResponseBytes)
+      let buffer = try await response.body.collect(upTo: limit)
       return (Int(response.status.code), response.headers, Array(buffer.readableBytesView))
     } catch let error as NIOTooManyBytesError {
       throw ControlPlaneClientError(

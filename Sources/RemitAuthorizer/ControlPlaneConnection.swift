@@ -1,3 +1,5 @@
+import RemitEngine
+
 /// How `remit serve --control-plane URL` reaches the control plane and where it keeps what must
 /// survive a restart (the last good snapshot and the audit spool).
 public struct ControlPlaneConnection: Sendable, Equatable, CustomStringConvertible {
@@ -60,12 +62,7 @@ public struct ControlPlaneConnection: Sendable, Equatable, CustomStringConvertib
         code: "api_key_missing",
         message: "--control-plane needs an authorizer API key: --api-key-file FILE or REMIT_API_KEY")
     }
-    guard !instanceID.isEmpty, instanceID.utf8.count <= 128,
-      instanceID.utf8.allSatisfy({ byte in
-        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-          || byte == 0x2E || byte == 0x5F || byte == 0x2D
-      })
-    else {
+    guard PolicyRules.nameTokenProblem(instanceID) == nil else {
       throw ConfigurationError(
         code: "instance_id_invalid", message: "--instance-id must be 1-128 characters of A-Z a-z 0-9 . _ -")
     }

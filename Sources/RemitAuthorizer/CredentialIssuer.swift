@@ -65,10 +65,9 @@ public struct CredentialIssuer: Sendable {
     }
   }
 
+  /// The caller's trust domain, which its delegators share (the engine allowed the call).
   static func trustDomain(of principal: String) -> String {
-    guard principal.hasPrefix("spiffe://") else { return "cluster.local" }
-    let rest = principal.dropFirst("spiffe://".count)
-    return String(rest.prefix { $0 != "/" })
+    (try? WorkloadIdentity.parse(principal).get())?.trustDomain ?? "cluster.local"
   }
 }
 

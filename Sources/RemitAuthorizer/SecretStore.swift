@@ -1,4 +1,5 @@
 import Foundation
+import RemitEngine
 import Synchronization
 
 /// Where a static secret comes from on a policy file (SPEC section 7): a file (a mounted
@@ -16,7 +17,7 @@ public enum SecretSource: Sendable, Equatable, CustomStringConvertible {
     }
     let name = String(text[..<equals])
     let rest = text[text.index(after: equals)...]
-    guard SecretStore.isValidName(name) else {
+    guard PolicyRules.nameTokenProblem(name) == nil else {
       throw ConfigurationError(
         code: "secret_option_invalid", message: "secret names are 1-128 characters of A-Z, a-z, 0-9, ., _ and -")
     }
@@ -47,14 +48,6 @@ public final class SecretStore: Sendable {
   public var names: [String] { values.withLock { $0.keys.sorted() } }
 
   public func replaceAll(_ new: [String: String]) { values.withLock { $0 = new } }
-
-  static func isValidName(_ name: String) -> Bool {
-    (1...128).contains(name.utf8.count)
-      && name.utf8.allSatisfy {
-        ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2E
-          || $0 == 0x5F || $0 == 0x2D
-      }
-  }
 
   /// Reads every configured secret; one that cannot be read stops the start with its name and
   /// source (never its value). A file's trailing newline is not part of the secret.

@@ -32,7 +32,7 @@ struct CheckCommand: AsyncParsableCommand {
 
   func run() async throws {
     switch (policy, authorizer) {
-    case (let policy?, nil): try decideOffline(policy: policy)
+    case (let policy?, nil): try await decideOffline(policy: policy)
     case (nil, let authorizer?): try await askAuthorizer(authorizer)
     default: throw ValidationError("give exactly one of --policy FILE and --authorizer HOST:PORT")
     }
@@ -92,7 +92,7 @@ struct CheckCommand: AsyncParsableCommand {
     if !allowed { throw ExitCode(3) }
   }
 
-  func decideOffline(policy: String) throws {
+  func decideOffline(policy: String) async throws {
     let policyBytes = try readInput(policy)
     let snapshot: PolicySnapshot
     do {
@@ -105,15 +105,7 @@ struct CheckCommand: AsyncParsableCommand {
     let engine = DecisionEngine()
     var decision = engine.decide(GovernedRequest(checkRequest), snapshot: snapshot, trace: true)
     // Offline there is no ledger state: the call is judged as the first of a new chain.
-    if decision.verdict == .allow, let step = decision.delegation {
-      let answer: Result<DelegationRecord, DelegationLedgerError>
-      do throws(DelegationLedgerError) {
-        answer = .success(try InMemoryDelegationLedger().recordNow(step.hop))
-      } catch {
-        answer = .failure(error)
-      }
-      engine.complete(&decision, ledger: answer, snapshot: snapshot, trace: true)
-    }
+    await engine.consult(InMemoryDelegationLedger(), for: &decision, snapshot: snapshot, trace: true)
     if decision.verdict == .allow, let plan = decision.credential {
       let what =
         switch plan.kind {

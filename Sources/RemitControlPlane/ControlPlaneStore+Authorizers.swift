@@ -1,4 +1,5 @@
 import Foundation
+import RemitEngine
 import SQLKit
 
 /// How an authorizer instance is doing, from its last report.
@@ -121,18 +122,8 @@ extension ControlPlaneStore {
     duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
   }
 
-  /// 1-128 characters of `[A-Za-z0-9._-]`.
-  static func authorizerIdProblem(_ id: String) -> String? {
-    let valid =
-      (1...128).contains(id.utf8.count)
-      && id.utf8.allSatisfy { byte in
-        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
-          || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
-          || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_")
-          || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
-      }
-    return valid ? nil : "must be 1-128 characters of A-Z, a-z, 0-9, ., _ and -"
-  }
+  /// 1-128 characters of `[A-Za-z0-9._-]`, as `remit serve --instance-id` checks it.
+  static func authorizerIdProblem(_ id: String) -> String? { PolicyRules.nameTokenProblem(id) }
 
   /// Registers the instance on its first report and records every later one (the heartbeat).
   public func reportAuthorizer(tenant: String, id: String, report: AuthorizerReport) async throws -> AuthorizerRecord {

@@ -1,4 +1,5 @@
 import Foundation
+import RemitEngine
 import SQLKit
 
 /// A secret as listed: its name and when it was last written, never its value.
@@ -38,7 +39,7 @@ extension ControlPlaneStore {
 
   /// 1-128 characters of `[A-Za-z0-9._-]`, as policies name them (`secret: {name: payments-api-key}`).
   static func secretNameProblem(_ name: String) -> String? {
-    authorizerIdProblem(name) == nil ? nil : "must be 1-128 characters of A-Z, a-z, 0-9, ., _ and -"
+    PolicyRules.nameTokenProblem(name)
   }
 
   /// Stores the value sealed with AES-GCM under the secrets key; replaces an existing one.

@@ -65,3 +65,20 @@ import Testing
     await client.shutdown()
   }
 }
+
+@Suite struct ControlPlaneLedgerAnswerTests {
+  static let hop = DelegationHop(chainId: "c", caller: "b", callee: "c", maxDepth: 4, ttlSeconds: 60)
+
+  @Test func anAnswerWhosePathDoesNotEndAtTheCallerIsRefused() throws {
+    #expect(
+      try ControlPlaneLedger.checked(.init(outcome: .recorded, callerPath: ["a", "b"]), for: Self.hop).callerPath
+        == ["a", "b"])
+    // A denial carries no path to trust.
+    #expect(try ControlPlaneLedger.checked(.init(outcome: .cycle, callerPath: []), for: Self.hop).outcome == .cycle)
+    for path in [[], ["a"], ["b", "a"], Array(repeating: "x", count: 40) + ["b"]] {
+      #expect(throws: DelegationLedgerError.self) {
+        try ControlPlaneLedger.checked(.init(outcome: .recorded, callerPath: path), for: Self.hop)
+      }
+    }
+  }
+}

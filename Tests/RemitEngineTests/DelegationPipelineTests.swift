@@ -67,15 +67,10 @@ import Testing
     failing: Bool = false
   ) async -> Decision {
     var decision = engine.decide(request, snapshot: snapshot, trace: true)
-    if decision.verdict == .allow, let step = decision.delegation {
-      let answer: Result<DelegationRecord, DelegationLedgerError>
-      do throws(DelegationLedgerError) {
-        if failing { throw DelegationLedgerError(code: "control_plane_unreachable", message: "down") }
-        answer = .success(try await ledger.record(step.hop))
-      } catch {
-        answer = .failure(error)
-      }
-      engine.complete(&decision, ledger: answer, snapshot: snapshot, trace: true)
+    if failing {
+      await engine.consult(UnreachableLedger(), for: &decision, snapshot: snapshot, trace: true)
+    } else {
+      await engine.consult(ledger, for: &decision, snapshot: snapshot, trace: true)
     }
     return decision
   }
@@ -208,6 +203,19 @@ import Testing
     #expect(plain.credential == nil)
   }
 
+  @Test func aCredentialScopeStaysBounded() {
+    let names = (0..<64).map { "tool_" + String(repeating: "x", count: 100) + "_\($0)" }
+    let call = CallScope(
+      destination: WorkloadIdentity(trustDomain: "cluster.local", namespace: "tools", serviceAccount: "search"),
+      target: .messages(names.map { (method: "tools/call", target: $0) } + [(method: "tools/call", target: names[0])]))
+    let scope = call.credentialScope
+    #expect(scope.utf8.count <= CallScope.maximumCredentialScopeBytes)
+    #expect(scope.split(separator: " ").map(String.init) == Array(names.prefix(scope.split(separator: " ").count)))
+    let small = CallScope(
+      destination: call.destination, target: .messages([("tools/call", "a"), ("tools/call", "a"), ("ping", nil)]))
+    #expect(small.credentialScope == "a ping")
+  }
+
   @Test func injectedAndRemitHeadersFromCallersAreRemoved() async throws {
     let snapshot = try PolicySnapshot(bytes: Array(Self.policy(escalation: "narrow").utf8), format: .yaml)
     let forged = [
@@ -235,5 +243,12 @@ import Testing
       ledger: InMemoryDelegationLedger())
     #expect(decision.verdict == .allow)
     #expect(decision.headersToRemove == ["x-remit-decision-id"])
+  }
+}
+
+/// A ledger that cannot be reached, as the control plane's is during an outage.
+struct UnreachableLedger: DelegationLedger {
+  func record(_ hop: DelegationHop) async throws(DelegationLedgerError) -> DelegationRecord {
+    throw DelegationLedgerError(code: "control_plane_unreachable", message: "down")
   }
 }

@@ -88,6 +88,21 @@ extension DecisionEngine {
       destination: scope.destination, target: .route(method: http.method, path: run.decision.path ?? "/"))
   }
 
+  /// Asks `ledger` about an allowed decision's chain call and completes it: what every surface
+  /// does between `decide` and the credential.
+  public func consult(
+    _ ledger: some DelegationLedger, for decision: inout Decision, snapshot: PolicySnapshot, trace: Bool = false
+  ) async {
+    guard decision.verdict == .allow, let step = decision.delegation else { return }
+    let answer: Result<DelegationRecord, DelegationLedgerError>
+    do throws(DelegationLedgerError) {
+      answer = .success(try await ledger.record(step.hop))
+    } catch {
+      answer = .failure(error)
+    }
+    complete(&decision, ledger: answer, snapshot: snapshot, trace: trace)
+  }
+
   /// Finishes step 5 with the ledger's answer: the ledger's own denials (cycle, depth, unknown
   /// member), then the effective scope (every ancestor's mission must allow the call:
   /// `delegation_escalation`). A ledger that could not answer denies (`internal_error`, finding

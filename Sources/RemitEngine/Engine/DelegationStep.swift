@@ -40,17 +40,27 @@ struct CallScope: Sendable {
     }
   }
 
+  /// A credential travels in a header: its scope is kept well inside Envoy's header limits.
+  static let maximumCredentialScopeBytes = 2048
+
   /// The JWT `scope`: the tools, resources, prompts or methods called, else the route or host.
+  /// A batch whose names exceed the bound carries the first ones only: a narrower scope, which a
+  /// tool that checks it refuses (fail closed).
   var credentialScope: String {
     switch target {
     case .egress(let host): return host
     case .connection: return destination.workload
-    case .route(let method, let path): return "\(method) \(path)"
+    case .route(let method, let path):
+      return String("\(method) \(path)".utf8.prefix(Self.maximumCredentialScopeBytes)) ?? method
     case .messages(let messages):
       var seen: [String] = []
+      var bytes = 0
       for message in messages.prefix(64) {
         let item = message.target ?? message.method ?? ""
-        if !item.isEmpty && !seen.contains(item) { seen.append(item) }
+        guard !item.isEmpty, !seen.contains(item) else { continue }
+        bytes += item.utf8.count + 1
+        if bytes > Self.maximumCredentialScopeBytes { break }
+        seen.append(item)
       }
       return seen.joined(separator: " ")
     }

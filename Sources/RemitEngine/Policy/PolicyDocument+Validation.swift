@@ -17,6 +17,18 @@ extension PolicyDocument {
 
 /// Validation rules shared by the policy loader, the API and the dashboard.
 public enum PolicyRules {
+  /// Secret names and authorizer instance ids: 1-128 characters of `[A-Za-z0-9._-]`. One rule for
+  /// the policy loader, the control plane's API and `remit serve`'s options.
+  public static func nameTokenProblem(_ value: String) -> String? {
+    let valid =
+      (1...128).contains(value.utf8.count)
+      && value.utf8.allSatisfy { byte in
+        DNSName.isLowerAlnum(byte) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+          || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+      }
+    return valid ? nil : "must be 1-128 characters of A-Z, a-z, 0-9, ., _ and -"
+  }
+
   /// Agent and mission ids: 1-128 of `[A-Za-z0-9._-]`, starting and ending with a letter or digit.
   public static func identifierProblem(_ value: String) -> String? {
     let bytes = Array(value.utf8)
@@ -221,13 +233,7 @@ struct PolicyValidator {
         checkInjectedHeader(
           mint.header ?? CredentialPlan.defaultMintHeader, path: "\(rulePath).mint.header", chainHeader: chainHeader)
       case (nil, .some(let secret)):
-        let validName =
-          (1...128).contains(secret.name.utf8.count)
-          && secret.name.utf8.allSatisfy {
-            DNSName.isLowerAlnum($0) || ($0 >= 65 && $0 <= 90) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
-              || $0 == UInt8(ascii: ".")
-          }
-        if !validName { report("\(rulePath).secret.name", "must be 1-128 characters of A-Z, a-z, 0-9, ., _ and -") }
+        if let problem = PolicyRules.nameTokenProblem(secret.name) { report("\(rulePath).secret.name", problem) }
         checkInjectedHeader(secret.header, path: "\(rulePath).secret.header", chainHeader: chainHeader)
       }
     }
