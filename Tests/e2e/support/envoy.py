@@ -182,14 +182,9 @@ def authz_cluster(authz_port: int, tls: Optional[dict] = None) -> dict:
     return cluster
 
 
-def server_sidecar_config(
-    server_cert: WorkloadCert,
-    authz_port: int,
-    upstream_port: int,
-    logdir: Path,
-    authz_timeout: str = "5s",
-    authz_transport: Optional[dict] = None,
-) -> dict:
+def _inbound_listener(name: str, cert: WorkloadCert, normalize: bool, logdir: Path, authz_timeout: str) -> dict:
+    """One inbound sidecar listener: mTLS with `cert` (so Envoy fills `destination.principal` with
+    its identity), ext_authz, then the router to the local upstream."""
     downstream_tls = {
         "name": "envoy.transport_sockets.tls",
         "typed_config": {
@@ -198,30 +193,30 @@ def server_sidecar_config(
             "common_tls_context": {
                 "tls_params": {"tls_minimum_protocol_version": "TLSv1_2"},
                 "alpn_protocols": ["h2", "http/1.1"],
-                "tls_certificates": _tls_certs(server_cert),
-                "validation_context": {"trusted_ca": {"filename": str(server_cert.ca_path)}},
+                "tls_certificates": _tls_certs(cert),
+                "validation_context": {"trusted_ca": {"filename": str(cert.ca_path)}},
             },
         },
     }
-    listeners = []
-    for name, normalize in (("inbound", True), ("inbound_nonorm", False)):
-        listeners.append(
+    return {
+        "name": name,
+        "address": _listener_address(),
+        "filter_chains": [
             {
-                "name": name,
-                "address": _listener_address(),
-                "filter_chains": [
+                "transport_socket": downstream_tls,
+                "filters": [
                     {
-                        "transport_socket": downstream_tls,
-                        "filters": [
-                            {
-                                "name": "envoy.filters.network.http_connection_manager",
-                                "typed_config": _inbound_hcm(name, normalize, logdir / f"access-{name}.log", authz_timeout),
-                            }
-                        ],
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": _inbound_hcm(name, normalize, logdir / f"access-{name}.log", authz_timeout),
                     }
                 ],
             }
-        )
+        ],
+    }
+
+
+def _inbound_config(node: str, listeners: list, upstream_port: int, authz_port: int,
+                    authz_transport: Optional[dict] = None) -> dict:
     clusters = [
         {
             "name": "inbound|8080||",
@@ -235,10 +230,25 @@ def server_sidecar_config(
         authz_cluster(authz_port, authz_transport),
     ]
     return {
-        "node": {"id": "sidecar~127.0.0.1~inventory.tools~tools.svc.cluster.local", "cluster": "inventory.tools"},
+        "node": {"id": f"sidecar~127.0.0.1~{node}.svc.cluster.local", "cluster": node.split("~")[0]},
         "admin": _admin(),
         "static_resources": {"listeners": listeners, "clusters": clusters},
     }
+
+
+def server_sidecar_config(
+    server_cert: WorkloadCert,
+    authz_port: int,
+    upstream_port: int,
+    logdir: Path,
+    authz_timeout: str = "5s",
+    authz_transport: Optional[dict] = None,
+) -> dict:
+    listeners = [
+        _inbound_listener(name, server_cert, normalize, logdir, authz_timeout)
+        for name, normalize in (("inbound", True), ("inbound_nonorm", False))
+    ]
+    return _inbound_config("inventory.tools~tools", listeners, upstream_port, authz_port, authz_transport)
 
 
 def workloads_sidecar_config(
@@ -252,55 +262,8 @@ def workloads_sidecar_config(
     it presents. Each listener is its own mTLS server, so Envoy fills `destination.principal` with
     that listener's identity (an agent or a tool) exactly as that workload's sidecar would; all
     route to the one echo upstream, which records what each workload received."""
-    listeners = []
-    for name, cert in workloads.items():
-        downstream_tls = {
-            "name": "envoy.transport_sockets.tls",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
-                "require_client_certificate": True,
-                "common_tls_context": {
-                    "tls_params": {"tls_minimum_protocol_version": "TLSv1_2"},
-                    "alpn_protocols": ["h2", "http/1.1"],
-                    "tls_certificates": _tls_certs(cert),
-                    "validation_context": {"trusted_ca": {"filename": str(cert.ca_path)}},
-                },
-            },
-        }
-        listeners.append(
-            {
-                "name": name,
-                "address": _listener_address(),
-                "filter_chains": [
-                    {
-                        "transport_socket": downstream_tls,
-                        "filters": [
-                            {
-                                "name": "envoy.filters.network.http_connection_manager",
-                                "typed_config": _inbound_hcm(name, True, logdir / f"access-{name}.log", authz_timeout),
-                            }
-                        ],
-                    }
-                ],
-            }
-        )
-    clusters = [
-        {
-            "name": "inbound|8080||",
-            "type": "STATIC",
-            "connect_timeout": "1s",
-            "load_assignment": {
-                "cluster_name": "inbound|8080||",
-                "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": upstream_port}}}}]}],
-            },
-        },
-        authz_cluster(authz_port),
-    ]
-    return {
-        "node": {"id": "sidecar~127.0.0.1~workloads~agents.svc.cluster.local", "cluster": "workloads"},
-        "admin": _admin(),
-        "static_resources": {"listeners": listeners, "clusters": clusters},
-    }
+    listeners = [_inbound_listener(name, cert, True, logdir, authz_timeout) for name, cert in workloads.items()]
+    return _inbound_config("workloads~agents", listeners, upstream_port, authz_port)
 
 
 def client_sidecar_config(
