@@ -18,8 +18,11 @@ let cases: [(String, GovernedRequest)] = [
       agent: SamplePolicy.agentPrincipal(5_000), body: SampleBodies.toolCall(.ids, bytes: 1 << 10, dirty: false))
   ),
 ]
-let iterations = 100_000
-for (name, request) in cases {
+// `DecisionMean [ITERATIONS] [NAME-SUBSTRING]`: one case alone is what a profiler wants.
+let arguments = CommandLine.arguments.dropFirst()
+let iterations = arguments.first.flatMap { Int($0) } ?? 100_000
+let only = arguments.dropFirst().first
+for (name, request) in cases where only.map(name.contains) ?? true {
   var verdicts = 0
   for _ in 0..<1_000 { verdicts &+= engine.decide(request, snapshot: snapshot).verdict == .allow ? 1 : 0 }
   let started = ContinuousClock.now

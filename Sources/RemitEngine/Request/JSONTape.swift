@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// A strict, bounded JSON parser (RFC 8259) that records the document as a flat tape of nodes
 /// pointing into the original bytes. Strings are validated (UTF-8, escapes, surrogates) but only
 /// decoded when asked for, so extracting a tool name from a 1 KiB body costs one pass and a
@@ -111,7 +117,15 @@ public struct JSONTape: Sendable {
     guard node.kind == .string else { return false }
     let range = Int(node.start)..<Int(node.end)
     if node.escaped { return JSONTape.unescape(bytes[range]).elementsEqual(text.utf8) }
-    return bytes[range].elementsEqual(text.utf8)
+    // Lengths first: most keys differ in length from the one asked for.
+    guard range.count == text.utf8.count else { return false }
+    var text = text
+    return text.withUTF8 { expected in
+      bytes.withUnsafeBufferPointer { all in
+        guard let base = all.baseAddress, let other = expected.baseAddress else { return range.isEmpty }
+        return memcmp(base + range.lowerBound, other, range.count) == 0
+      }
+    }
   }
 
   static func unescape(_ raw: ArraySlice<UInt8>) -> [UInt8] {
@@ -168,7 +182,8 @@ extension JSONTape {
 
     mutating func parseDocument(_ input: UnsafeBufferPointer<UInt8>) throws(Failure) -> [Node] {
       guard input.count < Int(Int32.max) else { throw Failure(offset: 0, reason: "document too large") }
-      nodes.reserveCapacity(min(64, input.count / 4 + 1))
+      // About one node per 8 bytes of typical JSON; capped so a huge body does not reserve a huge tape.
+      nodes.reserveCapacity(min(input.count / 8 + 16, 8192, limits.maximumNodes))
       skipWhitespace(input)
       try parseValue(input, depth: 0)
       skipWhitespace(input)
@@ -263,25 +278,34 @@ extension JSONTape {
     ) throws(Failure) {
       let pairs = Int(nodes[index].count) / 2
       guard pairs > 1 else { return }
-      var keys: [Int] = []
-      keys.reserveCapacity(pairs)
-      var position = index + 1
-      for _ in 0..<pairs {
-        keys.append(position)
-        position = Int(nodes[Int(nodes[position].next)].next)
-      }
       if pairs <= 16 {
-        for first in 0..<keys.count {
-          for second in first + 1..<keys.count where keyEquals(input, keys[first], keys[second]) {
-            throw Failure(offset: start, reason: "duplicate key in object")
+        // Pairwise along the tape's `next` links: no allocation for the objects requests are made of.
+        var first = index + 1
+        for pair in 0..<pairs {
+          var second = nextKey(after: first)
+          for _ in pair + 1..<pairs {
+            if keyEquals(input, first, second) { throw Failure(offset: start, reason: "duplicate key in object") }
+            second = nextKey(after: second)
           }
+          first = nextKey(after: first)
         }
         return
       }
       var seen = Set<[UInt8]>(minimumCapacity: pairs)
-      for key in keys where !seen.insert(decodedKey(input, key)).inserted {
-        throw Failure(offset: start, reason: "duplicate key in object")
+      var key = index + 1
+      for _ in 0..<pairs {
+        guard seen.insert(decodedKey(input, key)).inserted else {
+          throw Failure(offset: start, reason: "duplicate key in object")
+        }
+        key = nextKey(after: key)
       }
+    }
+
+    /// The key of the next member, from a key node (past its value's subtree).
+    @inline(__always)
+    func nextKey(after key: Int) -> Int {
+      let value = Int(nodes[key].next)
+      return value < nodes.count ? Int(nodes[value].next) : nodes.count
     }
 
     /// Keys compare by their decoded text: `"name"` and `"na\u006de"` are the same key.
@@ -290,8 +314,8 @@ extension JSONTape {
       let b = nodes[second]
       if !a.escaped && !b.escaped {
         guard a.end - a.start == b.end - b.start else { return false }
-        let length = Int(a.end - a.start)
-        return (0..<length).allSatisfy { input[Int(a.start) + $0] == input[Int(b.start) + $0] }
+        guard let base = input.baseAddress else { return true }
+        return memcmp(base + Int(a.start), base + Int(b.start), Int(a.end - a.start)) == 0
       }
       return decodedKey(input, first) == decodedKey(input, second)
     }
@@ -350,6 +374,7 @@ extension JSONTape {
       let start = position
       var escaped = false
       while true {
+        skipPlainASCII(input)
         guard position < input.count else { throw Failure(offset: position, reason: "unterminated string") }
         let byte = input[position]
         switch byte {
@@ -368,6 +393,32 @@ extension JSONTape {
           try parseUTF8Sequence(input)
         }
       }
+    }
+
+    /// Skips eight bytes at a time while none of them ends the run of plain string text: a quote,
+    /// a backslash, a control character or a non-ASCII byte. The byte loop decides the rest.
+    @inline(__always)
+    mutating func skipPlainASCII(_ input: UnsafeBufferPointer<UInt8>) {
+      guard let base = input.baseAddress else { return }
+      let raw = UnsafeRawPointer(base)
+      while position &+ 8 <= input.count {
+        let word = raw.loadUnaligned(fromByteOffset: position, as: UInt64.self)
+        if Self.hasStringSpecialByte(word) { return }
+        position &+= 8
+      }
+    }
+
+    /// Whether any byte of `word` is `"`, `\`, below 0x20 or above 0x7F (exact for "any").
+    @inline(__always)
+    static func hasStringSpecialByte(_ word: UInt64) -> Bool {
+      let ones: UInt64 = 0x0101_0101_0101_0101
+      let highs: UInt64 = 0x8080_8080_8080_8080
+      let quote = word ^ (ones &* 0x22)
+      let backslash = word ^ (ones &* 0x5C)
+      let hasQuote = (quote &- ones) & ~quote
+      let hasBackslash = (backslash &- ones) & ~backslash
+      let hasControl = (word &- ones &* 0x20) & ~word
+      return (hasQuote | hasBackslash | hasControl | word) & highs != 0
     }
 
     mutating func parseEscape(_ input: UnsafeBufferPointer<UInt8>) throws(Failure) {
