@@ -57,6 +57,30 @@ import Testing
 
   // MARK: Snapshot and identity
 
+  /// The compiled principal table is a shortcut for parsing: for every principal, named by the
+  /// policy or not, canonically equal to one or not, it gives what the parser gives.
+  @Test func knownPrincipalsResolveExactlyAsParsing() {
+    #expect(!snapshot.knownIdentities.isEmpty)
+    #expect(snapshot.knownIdentities[Self.agent] != nil)
+    #expect(snapshot.knownIdentities[Self.inventory] != nil)
+    var principals = Array(snapshot.knownIdentities.keys.prefix(50))
+    principals += [
+      Self.agent + "/", Self.agent.uppercased(), "spiffe://cluster.local/ns/agents/sa/checkout-bot\u{0301}",
+      // U+212A KELVIN SIGN is canonically equivalent to "K": equal as Swift strings, not as bytes.
+      "spiffe://cluster.local/ns/agents/sa/chec\u{212A}out-bot", "spiffe://other.domain/ns/agents/sa/checkout-bot",
+      "", "spiffe://", "spiffe://cluster.local/ns/tools/sa/unknown",
+    ]
+    for principal in principals {
+      let fast = snapshot.identity(principal: principal)
+      let parsed = WorkloadIdentity.parse(principal)
+      switch (fast, parsed) {
+      case (.success(let a), .success(let b)): #expect(a == b, "\(principal)")
+      case (.failure(let a), .failure(let b)): #expect(a == b, "\(principal)")
+      default: Issue.record("table and parser disagree on \(principal)")
+      }
+    }
+  }
+
   @Test func noSnapshotIsPolicyUnavailable() {
     let decision = engine.decide(Self.mcp(Self.toolCall("get_stock")), snapshot: nil)
     #expect(decision.verdict == .deny)

@@ -80,6 +80,28 @@ import Testing
     #expect(tape.string(tape.root) == "😀x")
   }
 
+  /// The string scanner skips eight bytes at a time: a quote, backslash, control or non-ASCII
+  /// byte at any offset of a word, at the end of the input or right after a skipped word must
+  /// still be seen. Differential against Foundation for the decoded value.
+  @Test func specialBytesAtEveryOffsetOfAStringAgreeWithFoundation() throws {
+    let specials = ["\\\"", "\\\\", "\\n", "\\u00e9", "é", "😀", "\u{01}", "\u{1F}", "\"", "\u{7F}"]
+    for length in 0..<20 {
+      for offset in 0..<max(length, 1) {
+        for special in specials {
+          let content =
+            String(repeating: "a", count: offset) + special + String(repeating: "b", count: max(length - offset - 1, 0))
+          let text = "{\"k\":\"\(content)\"}"
+          let ours = try? parse(text)
+          let foundation = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String]
+          #expect((ours != nil) == (foundation != nil), "validity differs on \(text)")
+          if let ours, let foundation, let valueIndex = ours.value(forKey: "k", inObject: ours.root) {
+            #expect(ours.string(valueIndex) == foundation["k"], "value differs on \(text)")
+          }
+        }
+      }
+    }
+  }
+
   /// Differential check against Foundation on generated documents.
   @Test func agreesWithFoundationOnGeneratedDocuments() throws {
     var generator = SystemRandomNumberGenerator()

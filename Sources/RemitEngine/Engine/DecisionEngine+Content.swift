@@ -134,20 +134,23 @@ extension DecisionEngine {
     ranges: [Range<Int>],
     _ visit: (Int, UnsafeBufferPointer<UInt8>) -> Bool
   ) {
+    // On the buffers: this walks every node of the arguments for each check that reads them.
     tape.bytes.withUnsafeBufferPointer { bytes in
-      for range in ranges {
-        for index in range where tape[index].kind == .string {
-          let node = tape[index]
-          let raw = bytes[Int(node.start)..<Int(node.end)]
-          let keepGoing: Bool
-          if node.escaped {
-            keepGoing = JSONTape.unescape(tape.bytes[Int(node.start)..<Int(node.end)]).withUnsafeBufferPointer {
-              visit(index, $0)
+      tape.nodes.withUnsafeBufferPointer { nodes in
+        for range in ranges {
+          for index in range.clamped(to: 0..<nodes.count) where nodes[index].kind == .string {
+            let node = nodes[index]
+            let raw = bytes[Int(node.start)..<Int(node.end)]
+            let keepGoing: Bool
+            if node.escaped {
+              keepGoing = JSONTape.unescape(tape.bytes[Int(node.start)..<Int(node.end)]).withUnsafeBufferPointer {
+                visit(index, $0)
+              }
+            } else {
+              keepGoing = visit(index, UnsafeBufferPointer(rebasing: raw))
             }
-          } else {
-            keepGoing = visit(index, UnsafeBufferPointer(rebasing: raw))
+            if !keepGoing { return }
           }
-          if !keepGoing { return }
         }
       }
     }

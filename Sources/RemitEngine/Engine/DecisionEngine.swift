@@ -83,7 +83,7 @@ public struct DecisionEngine: Sendable {
       return run.deny(.identityMissing, step: "identity", "no source principal: the caller did not use mTLS")
     }
     let source: WorkloadIdentity
-    switch WorkloadIdentity.parse(request.sourcePrincipal) {
+    switch snapshot.identity(principal: request.sourcePrincipal) {
     case .success(let identity): source = identity
     case .failure(let failure):
       return run.deny(.identityInvalid, step: "identity", "source principal: \(failure.rawValue)")
@@ -106,7 +106,7 @@ public struct DecisionEngine: Sendable {
 
     // 3. Classify by destination.
     let destination: WorkloadIdentity
-    switch WorkloadIdentity.parse(request.destinationPrincipal) {
+    switch snapshot.identity(principal: request.destinationPrincipal) {
     case .success(let identity): destination = identity
     case .failure(let failure):
       let detail = request.destinationPrincipal.isEmpty ? "no destination principal" : failure.rawValue
@@ -382,11 +382,15 @@ public struct DecisionEngine: Sendable {
   /// An authority lowercased, without port, brackets or trailing dot.
   static func hostWithoutPort(_ authority: String) -> String {
     // The usual case, a lower-case name without port or trailing dot, is returned as is: no copy.
-    if let last = authority.utf8.last, last != UInt8(ascii: "."),
-      authority.utf8.allSatisfy({ DNSName.isLowerAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") })
-    {
-      return authority
+    var bytes = authority
+    let plain = bytes.withUTF8 { utf8 in
+      guard let last = utf8.last, last != UInt8(ascii: ".") else { return false }
+      for byte in utf8 where !(DNSName.isLowerAlnum(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")) {
+        return false
+      }
+      return true
     }
+    if plain { return authority }
     var host = authority.lowercased()
     if host.hasPrefix("[") {
       if let close = host.firstIndex(of: "]") { host = String(host[host.index(after: host.startIndex)..<close]) }

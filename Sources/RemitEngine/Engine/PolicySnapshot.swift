@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// A validated policy compiled for the hot path: identity → agent and destination → grants are
 /// dictionary lookups, and every glob is compiled once. Immutable; swapped whole on change.
 public final class PolicySnapshot: Sendable {
@@ -16,6 +22,10 @@ public final class PolicySnapshot: Sendable {
   let chainTTLSeconds: Int
   /// `namespace/serviceAccount` → agent.
   let agentsByWorkload: [String: CompiledAgent]
+  /// The principals the policy names (agents, exact grant destinations, egress gateways) under
+  /// each trust domain, parsed once at compile time: every decision parses its source and its
+  /// destination, and a dictionary probe costs a tenth of a parse.
+  let knownIdentities: [String: KnownIdentity]
   /// Agent id → agent, bound or not: delegation chains name their members by id.
   let agentsByID: [String: CompiledAgent]
   /// Every header some mission's `credentials` injects, by destination pattern. A caller's copy
@@ -75,6 +85,57 @@ public final class PolicySnapshot: Sendable {
     }
     injectedHeaders = injected
     content = ContentPolicy(document)
+    knownIdentities = Self.knownIdentities(
+      workloads: Array(agents.keys) + missions.values.flatMap(\.exactGrants.keys) + Array(egressGateways),
+      trustDomains: trustDomains)
+  }
+
+  struct KnownIdentity: Sendable {
+    let principal: String
+    let identity: WorkloadIdentity
+  }
+
+  /// Bounded: a policy with very many trust domains and workloads just parses every time.
+  static let maximumKnownIdentities = 100_000
+
+  static func knownIdentities(workloads: [String], trustDomains: Set<String>) -> [String: KnownIdentity] {
+    let unique = Set(workloads)
+    guard unique.count * trustDomains.count <= maximumKnownIdentities else { return [:] }
+    var known: [String: KnownIdentity] = [:]
+    known.reserveCapacity(unique.count * trustDomains.count)
+    for trustDomain in trustDomains {
+      for workload in unique {
+        guard let slash = workload.firstIndex(of: "/") else { continue }
+        let principal =
+          "spiffe://\(trustDomain)/ns/\(workload[..<slash])/sa/\(workload[workload.index(after: slash)...])"
+        // Through the parser, so a hit is exactly what parsing the principal would have given.
+        guard case .success(let identity) = WorkloadIdentity.parse(principal) else { continue }
+        known[principal] = KnownIdentity(principal: principal, identity: identity)
+      }
+    }
+    return known
+  }
+
+  /// `WorkloadIdentity.parse(principal)`, from the compiled table when the policy names it.
+  func identity(principal: String) -> Result<WorkloadIdentity, WorkloadIdentity.ParseFailure> {
+    // String equality is Unicode-canonical; the identity must be the one these exact bytes parse to.
+    if let known = knownIdentities[principal], Self.sameBytes(known.principal, principal) {
+      return .success(known.identity)
+    }
+    return WorkloadIdentity.parse(principal)
+  }
+
+  @inline(__always)
+  static func sameBytes(_ first: String, _ second: String) -> Bool {
+    var first = first
+    var second = second
+    return first.withUTF8 { a in
+      second.withUTF8 { b in
+        guard a.count == b.count else { return false }
+        guard let x = a.baseAddress, let y = b.baseAddress else { return a.isEmpty }
+        return memcmp(x, y, a.count) == 0
+      }
+    }
   }
 
   public static let defaultChainHeader = "x-remit-delegation-chain-id"

@@ -85,13 +85,10 @@ struct InjectionScanner {
         index &+= 1
         if breaksRun { run = index }
         // Word start after a space: fold the next four bytes into a key, test the pivot bitmap.
-        guard phraseOn && index &+ 4 <= end else {
-          if phraseOn && index < end && base[index] < 0x80 && keys[Int(base[index])] != 0 { verifyPivot(at: index) }
-          continue
-        }
+        guard phraseOn && index < end else { continue }
         let first = base[index]
         if first >= 0x80 || keys[Int(first)] == 0 { continue }
-        if let key = Self.asciiPrefixKey(base + index) {
+        if let key = Self.asciiPrefixKey(base + index, available: end &- index, keys) {
           let bit = PhraseCatalog.bitmapIndex(key)
           if bitmap[Int(bit >> 3)] & (1 << (bit & 7)) == 0 { continue }
         }
@@ -121,7 +118,7 @@ struct InjectionScanner {
   @inline(__always)
   private mutating func checkWordStart(_ start: Int, _ base: UnsafePointer<UInt8>) {
     guard enabled & InjectionHeuristic.overridePhrase.bit != 0 else { return }
-    if start &+ 4 <= end, let key = Self.asciiPrefixKey(base + start) {
+    if start < end, let key = Self.asciiPrefixKey(base + start, available: end &- start, tables.prefixFold) {
       let bit = PhraseCatalog.bitmapIndex(key)
       if tables.pivotBitmap[Int(bit >> 3)] & (1 << (bit & 7)) == 0 { return }
     }
@@ -159,13 +156,28 @@ struct InjectionScanner {
     }
   }
 
-  /// The phrase prefix key of the word starting at `word` (four readable bytes): its first four
-  /// letters lowercased, zero-padded after a shorter word. Computed with one load and a few
-  /// bit operations (SWAR). Nil when the bytes need the folding path: non-ASCII, a leetspeak digit,
-  /// `@` or an apostrophe inside the first four.
+  /// The phrase prefix key of the word starting at `word` (`available` readable bytes, at least
+  /// one): its first four letters lowercased, zero-padded after a shorter word; the end of the
+  /// text reads as zero bytes, a separator. Computed with one load and a few bit operations (SWAR).
+  /// A digit or `@` among the first four folds through `fold` (`FoldedByte.prefixKeyTable`), so
+  /// leetspeak keeps its key and ids and dates get one no pivot has. Nil when the bytes need the
+  /// word reader: non-ASCII or an apostrophe inside the first four.
   @inline(__always)
-  static func asciiPrefixKey(_ word: UnsafePointer<UInt8>) -> UInt32? {
-    let raw = UInt32(littleEndian: UnsafeRawPointer(word).loadUnaligned(as: UInt32.self))
+  static func asciiPrefixKey(_ word: UnsafePointer<UInt8>, available: Int, _ fold: UnsafePointer<UInt8>) -> UInt32? {
+    var raw: UInt32
+    if available >= 4 {
+      raw = UInt32(littleEndian: UnsafeRawPointer(word).loadUnaligned(as: UInt32.self))
+    } else {
+      // A short tail (keys such as "id" or "sku", the end of a value) without reading past it.
+      raw = UInt32(word[0])
+      if available > 1 { raw |= UInt32(word[1]) << 8 }
+      if available > 2 { raw |= UInt32(word[2]) << 16 }
+    }
+    return asciiPrefixKey(raw, fold)
+  }
+
+  @inline(__always)
+  static func asciiPrefixKey(_ raw: UInt32, _ fold: UnsafePointer<UInt8>) -> UInt32? {
     guard raw & 0x8080_8080 == 0 else { return nil }
     let lower = raw | 0x2020_2020
     // High bit of each byte set when that byte is a letter (a-z after lowering).
@@ -173,8 +185,23 @@ struct InjectionScanner {
     // Branch-free: word length varies from word to word, so a branch on it would mispredict.
     let shift = UInt64((~letters & 0x8080_8080).trailingZeroBitCount &>> 3 &* 8)  // 32 for four letters
     let other = UInt8(truncatingIfNeeded: UInt64(raw) &>> shift)
-    if other &- UInt8(ascii: "0") < 10 || other == UInt8(ascii: "@") || other == UInt8(ascii: "'") { return nil }
+    if other &- UInt8(ascii: "0") < 10 || other == UInt8(ascii: "@") { return foldedPrefixKey(raw, fold) }
+    if other == UInt8(ascii: "'") { return nil }
     return lower & UInt32(truncatingIfNeeded: (1 &<< shift) &- 1)
+  }
+
+  /// The prefix key of four ASCII bytes folded one by one, as the word reader folds them: up to
+  /// the first separator; nil at an apostrophe (dropped inside words: the reader decides).
+  @inline(never)
+  static func foldedPrefixKey(_ raw: UInt32, _ fold: UnsafePointer<UInt8>) -> UInt32? {
+    var key: UInt32 = 0
+    for byteIndex in 0..<4 {
+      let folded = fold[Int(truncatingIfNeeded: (raw >> UInt32(byteIndex * 8)) & 0xFF)]
+      if folded == FoldedByte.separator { break }
+      if folded == FoldedByte.drop || folded == FoldedByte.needsDecoding { return nil }
+      key |= UInt32(folded) << UInt32(byteIndex * 8)
+    }
+    return key
   }
 
   @inline(never)

@@ -402,15 +402,21 @@ extension JSONTape {
       guard let base = input.baseAddress else { return }
       let raw = UnsafeRawPointer(base)
       while position &+ 8 <= input.count {
-        let word = raw.loadUnaligned(fromByteOffset: position, as: UInt64.self)
-        if Self.hasStringSpecialByte(word) { return }
+        let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+        let special = Self.stringSpecialBytes(word)
+        if special != 0 {
+          // The lowest flagged byte is exact (borrows only run upwards): stop right on it.
+          position &+= special.trailingZeroBitCount >> 3
+          return
+        }
         position &+= 8
       }
     }
 
-    /// Whether any byte of `word` is `"`, `\`, below 0x20 or above 0x7F (exact for "any").
+    /// The high bit of each byte of `word` that is `"`, `\`, below 0x20 or above 0x7F, read as
+    /// bytes in memory order from the low end; exact for the lowest one, above it a byte may be flagged falsely.
     @inline(__always)
-    static func hasStringSpecialByte(_ word: UInt64) -> Bool {
+    static func stringSpecialBytes(_ word: UInt64) -> UInt64 {
       let ones: UInt64 = 0x0101_0101_0101_0101
       let highs: UInt64 = 0x8080_8080_8080_8080
       let quote = word ^ (ones &* 0x22)
@@ -418,7 +424,7 @@ extension JSONTape {
       let hasQuote = (quote &- ones) & ~quote
       let hasBackslash = (backslash &- ones) & ~backslash
       let hasControl = (word &- ones &* 0x20) & ~word
-      return (hasQuote | hasBackslash | hasControl | word) & highs != 0
+      return (hasQuote | hasBackslash | hasControl | word) & highs
     }
 
     mutating func parseEscape(_ input: UnsafeBufferPointer<UInt8>) throws(Failure) {
