@@ -61,6 +61,11 @@ import Testing
     let wide = (0..<40).map { "\"k\($0)\":\($0)" } + ["\"k7\":0"]
     #expect(throws: JSONTape.Failure.self) { try parse("{" + wide.joined(separator: ",") + "}") }
     _ = try parse("{" + (0..<40).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + "}")
+    // Keys alike in length and first bytes are still told apart, and still caught when equal.
+    _ = try parse(#"{"abcdefghX":1,"abcdefghY":2,"abcdefgh":3,"":4}"#)
+    #expect(throws: JSONTape.Failure.self) { try parse(#"{"abcdefghX":1,"q":0,"abcdefghX":2}"#) }
+    #expect(throws: JSONTape.Failure.self) { try parse(#"{"":1,"q":0,"":2}"#) }
+    #expect(throws: JSONTape.Failure.self) { try parse(#"{"q":0,"q":2}"#) }
   }
 
   @Test func readsStringsAndMembers() throws {

@@ -59,11 +59,18 @@ struct ContentPolicy: Sendable {
   }
 }
 
-struct CompiledComponent: Sendable {
+final class CompiledComponent: Sendable {
   let order: Int
   let destination: WorkloadPattern
   let tool: Glob?
   let component: PolicyDocument.Component
+
+  init(order: Int, destination: WorkloadPattern, tool: Glob?, component: PolicyDocument.Component) {
+    self.order = order
+    self.destination = destination
+    self.tool = tool
+    self.component = component
+  }
 }
 
 extension DLPScanner {

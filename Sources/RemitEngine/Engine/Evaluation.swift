@@ -52,8 +52,8 @@ struct Evaluation {
     }.sorted()
   }
 
-  /// Applies observe mode and returns the decision.
-  mutating func finish() -> Decision {
+  /// Applies observe mode and returns the decision (moved out, not copied).
+  consuming func finish() -> Decision {
     if decision.verdict == .deny, decision.mode == .observe, let reason = decision.reason, !reason.isAlwaysEnforced {
       decision.verdict = .allow
       decision.reason = nil

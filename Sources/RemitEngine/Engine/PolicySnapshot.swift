@@ -162,15 +162,24 @@ public final class PolicySnapshot: Sendable {
   }
 }
 
-struct CompiledAgent: Sendable {
+// The compiled forms are classes: the pipeline hands them from step to step, and copying a
+// struct of many references costs a retain and a release per field on every decision.
+final class CompiledAgent: Sendable {
   let id: String
   let mode: AgentMode
   let mission: CompiledMission?
   /// `namespace/serviceAccount`, nil when not mesh-bound.
   let workload: String?
+
+  init(id: String, mode: AgentMode, mission: CompiledMission?, workload: String?) {
+    self.id = id
+    self.mode = mode
+    self.mission = mission
+    self.workload = workload
+  }
 }
 
-struct CompiledMission: Sendable {
+final class CompiledMission: Sendable {
   let id: String
   /// As written, for escalation coverage (`MissionCoverage`).
   let source: PolicyDocument.Mission
@@ -233,7 +242,7 @@ struct CompiledMission: Sendable {
   }
 }
 
-struct CompiledGrant: Sendable {
+final class CompiledGrant: Sendable {
   struct MCP: Sendable {
     let tools: GlobSet
     let resources: GlobSet

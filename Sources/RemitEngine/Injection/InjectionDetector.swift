@@ -28,6 +28,7 @@ public struct InjectionDetector: Sendable {
   /// The first signal in `text` (UTF-8 bytes), or nil. Bounded work: linear in text length.
   /// "First" is the first one the left-to-right scan confirms; invalid UTF-8 is skipped.
   public func inspect(_ text: UnsafeBufferPointer<UInt8>) -> InjectionSignal? {
+    if Self.isOneShortPlainWord(text) { return nil }
     var scanner = InjectionScanner(text, enabled: enabled, maximumSignals: 1)
     scanner.scan()
     return scanner.firstSignal
@@ -45,6 +46,7 @@ public struct InjectionDetector: Sendable {
   /// The first signal of each heuristic that fires, in scan order: for evaluations and reports
   /// that need to know every reason, not just the first. Same bounds as `inspect`.
   public func signals(in text: UnsafeBufferPointer<UInt8>) -> [InjectionSignal] {
+    if Self.isOneShortPlainWord(text) { return [] }
     var scanner = InjectionScanner(text, enabled: enabled, maximumSignals: InjectionHeuristic.allCases.count)
     scanner.scan()
     return scanner.collectedSignals
@@ -57,5 +59,17 @@ public struct InjectionDetector: Sendable {
   public func signals(in text: String) -> [InjectionSignal] {
     var text = text
     return text.withUTF8 { signals(in: $0) }
+  }
+
+  /// Lower-case ASCII letters and digits only, shorter than an encoded run: one word, which no
+  /// heuristic can fire on (phrases take several words; tags, paths and credential names start
+  /// at punctuation; the Unicode heuristics need non-ASCII). JSON keys and short values are
+  /// mostly this, and skipping them saves a scanner per string.
+  @inline(__always)
+  static func isOneShortPlainWord(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard text.count < InjectionScanner.minimumBase64Run else { return false }
+    let classes = InjectionTables.shared.byteClass
+    for byte in text where classes[Int(byte)] != 0 { return false }
+    return true
   }
 }

@@ -279,17 +279,26 @@ extension JSONTape {
       let pairs = Int(nodes[index].count) / 2
       guard pairs > 1 else { return }
       if pairs <= 16 {
-        // Pairwise along the tape's `next` links: no allocation for the objects requests are made of.
-        var first = index + 1
-        for pair in 0..<pairs {
-          var second = nextKey(after: first)
-          for _ in pair + 1..<pairs {
-            if keyEquals(input, first, second) { throw Failure(offset: start, reason: "duplicate key in object") }
-            second = nextKey(after: second)
+        // The objects requests are made of: a fingerprint per key on the stack (length and first
+        // bytes), compared pairwise; only equal fingerprints compare the keys. No allocation.
+        // An object with an escaped key compares decoded keys (below).
+        let duplicate = withUnsafeTemporaryAllocation(of: (key: Int, print: UInt64).self, capacity: pairs) {
+          keys -> Bool? in
+          var key = index + 1
+          for pair in 0..<pairs {
+            guard let print = fingerprint(input, key) else { return nil }
+            keys[pair] = (key, print)
+            key = nextKey(after: key)
           }
-          first = nextKey(after: first)
+          for first in 0..<pairs {
+            for second in first + 1..<pairs where keys[first].print == keys[second].print {
+              if keyEquals(input, keys[first].key, keys[second].key) { return true }
+            }
+          }
+          return false
         }
-        return
+        if duplicate == true { throw Failure(offset: start, reason: "duplicate key in object") }
+        if duplicate == false { return }
       }
       var seen = Set<[UInt8]>(minimumCapacity: pairs)
       var key = index + 1
@@ -306,6 +315,26 @@ extension JSONTape {
     func nextKey(after key: Int) -> Int {
       let value = Int(nodes[key].next)
       return value < nodes.count ? Int(nodes[value].next) : nodes.count
+    }
+
+    /// Equal for equal keys without escapes: the length and the first seven bytes. Nil for an
+    /// escaped key, whose raw bytes say nothing about its decoded text.
+    @inline(__always)
+    func fingerprint(_ input: UnsafeBufferPointer<UInt8>, _ key: Int) -> UInt64? {
+      let node = nodes[key]
+      if node.escaped { return nil }
+      let start = Int(node.start)
+      let length = Int(node.end) - start
+      let used = min(length, 7)
+      var bytes: UInt64 = 0
+      if let base = input.baseAddress, start + 8 <= input.count {
+        // One load; the bytes past the key are masked off.
+        bytes = UInt64(littleEndian: UnsafeRawPointer(base + start).loadUnaligned(as: UInt64.self))
+        bytes &= (1 << (UInt64(used) * 8)) &- 1
+      } else {
+        for offset in 0..<used { bytes |= UInt64(input[start + offset]) << (UInt64(offset) * 8) }
+      }
+      return UInt64(truncatingIfNeeded: length) << 56 | bytes
     }
 
     /// Keys compare by their decoded text: `"name"` and `"na\u006de"` are the same key.
