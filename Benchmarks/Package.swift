@@ -38,6 +38,19 @@ let package = Package(
       path: "Tools/DecisionMean",
       swiftSettings: [.swiftLanguageMode(.v6)]
     ),
+    // The Check path's parts timed without the harness: `CheckMean [ITERATIONS] [CASE]`.
+    .executableTarget(
+      name: "CheckMean",
+      dependencies: [
+        "BenchmarkFixtures",
+        .product(name: "RemitEngine", package: "remit"),
+        .product(name: "RemitEnvoy", package: "remit"),
+        .product(name: "EnvoyAPI", package: "remit"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      path: "Tools/CheckMean",
+      swiftSettings: [.swiftLanguageMode(.v6)]
+    ),
     .executableTarget(
       name: "Decision",
       dependencies: [
