@@ -39,6 +39,9 @@ public struct Authorizer: Sendable {
 
   /// Loads the policy (an invalid file at start is fatal), then serves until shutdown.
   /// `onListening` receives the bound gRPC port (useful with port 0).
+  // Not optimised: Swift 6.3.1's release build crashes in LLVM's coroutine splitting on this
+  // function (signal 11 in CoroSplit); it runs once per process, so nothing is lost.
+  @_optimize(none)
   public func run(onListening: @Sendable @escaping (Int) -> Void = { _ in }) async throws {
     // Services stop in reverse order: the gRPC server first (in-flight checks finish), then the
     // audit shipper (which flushes), then the policy source, and the admin listener last.
