@@ -1,6 +1,7 @@
 import EnvoyAPI
 import Foundation
 import GRPCCore
+import GRPCProtobuf
 import Logging
 import RemitEngine
 import RemitEnvoy
@@ -36,11 +37,30 @@ public struct CheckService: Envoy_Service_Auth_V3_Authorization.SimpleServicePro
     await handle(request)
   }
 
-  /// The whole in-process path, callable without a server.
+  /// Check as the server serves it: the request's facts are read straight from its bytes
+  /// (GovernedRequestDeserializer), the response is encoded by SwiftProtobuf.
+  public func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    router.registerHandler(
+      forMethod: Envoy_Service_Auth_V3_Authorization.Method.Check.descriptor,
+      deserializer: GovernedRequestDeserializer(),
+      serializer: ProtobufSerializer<Envoy_Service_Auth_V3_CheckResponse>(),
+      handler: { request, context in
+        let request = try await ServerRequest(stream: request)
+        let response = await self.handle(request.message)
+        return StreamingServerResponse(single: ServerResponse(message: response, metadata: [:]))
+      }
+    )
+  }
+
+  /// The whole in-process path from the generated message, callable without a server.
   public func handle(_ request: Envoy_Service_Auth_V3_CheckRequest) async -> Envoy_Service_Auth_V3_CheckResponse {
+    await handle(GovernedRequest(request))
+  }
+
+  /// Decide, finish (ledger, credential), encode and log one request.
+  public func handle(_ governed: GovernedRequest) async -> Envoy_Service_Auth_V3_CheckResponse {
     let started = ContinuousClock.now
     let decisionID = DecisionID.make()
-    let governed = GovernedRequest(request)
     // One snapshot for the whole decision, even if a new one is swapped in meanwhile.
     let snapshot = store.current
     var decision = engine.decide(governed, snapshot: snapshot)

@@ -2,6 +2,7 @@ import EnvoyAPI
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import GRPCProtobuf
 import Logging
 import Synchronization
 
@@ -59,7 +60,8 @@ func withAuthorizer(
       try await body(
         AuthorizerClients(
           authorization: Envoy_Service_Auth_V3_Authorization.Client(wrapping: client),
-          health: Grpc_Health_V1_Health.Client(wrapping: client)
+          health: Grpc_Health_V1_Health.Client(wrapping: client),
+          raw: client
         ),
         policyFile,
         capture
@@ -72,4 +74,21 @@ func withAuthorizer(
 struct AuthorizerClients: Sendable {
   let authorization: Envoy_Service_Auth_V3_Authorization.Client<HTTP2ClientTransport.Posix>
   let health: Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix>
+  /// For calls with hand-made bytes.
+  let raw: GRPCClient<HTTP2ClientTransport.Posix>
+
+  /// Check with `bytes` as the request message, exactly as given.
+  func check(bytes: [UInt8]) async throws -> Envoy_Service_Auth_V3_CheckResponse {
+    try await raw.unary(
+      request: ClientRequest(message: bytes),
+      descriptor: Envoy_Service_Auth_V3_Authorization.Method.Check.descriptor,
+      serializer: RawBytesSerializer(),
+      deserializer: ProtobufDeserializer<Envoy_Service_Auth_V3_CheckResponse>(),
+      options: .defaults
+    ) { try $0.message }
+  }
+}
+
+struct RawBytesSerializer: MessageSerializer {
+  func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
 }

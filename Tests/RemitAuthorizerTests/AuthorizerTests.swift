@@ -1,6 +1,7 @@
 import EnvoyAPI
 import Foundation
 import GRPCCore
+import SwiftProtobuf
 import Testing
 
 @testable import RemitAuthorizer
@@ -71,6 +72,26 @@ import Testing
         #expect(!line.contains("s3cr3t-argument-value"))
         #expect(!line.contains("query-secret"))
       }
+    }
+  }
+
+  /// The server reads a Check's facts from its bytes: bytes that are not a CheckRequest get
+  /// INVALID_ARGUMENT (Envoy fails closed) and no decision; the same call, well-formed, is decided.
+  @Test func bytesThatAreNoCheckRequestAreInvalidArgument() async throws {
+    try await withAuthorizer(policy: Self.policy) { clients, _, logs in
+      let bytes: [UInt8] = try Self.call("drop_table").serializedBytes()
+      for broken in [Array(bytes.dropLast(3)), bytes + [0x0C], [0x0A, 0x04, 0x0A, 0x02, 0x22, 0x01]] {
+        await #expect {
+          _ = try await clients.check(bytes: broken)
+        } throws: { error in
+          (error as? RPCError)?.code == .invalidArgument && "\(error)".contains("not valid protobuf")
+        }
+      }
+      #expect(logs.decisions.isEmpty)
+      let denied = try await clients.check(bytes: bytes)
+      #expect(
+        denied.deniedResponse.headers.first { $0.header.key == "x-remit-reason" }?.header.value == "scope_tool_denied")
+      #expect(logs.decisions.count == 1)
     }
   }
 
