@@ -45,9 +45,9 @@ private struct CheckRequestFacts {
 
   /// The body of a length-delimited field as a message of its own, and what is left of the
   /// nesting budget inside it.
-  static func enter(_ reader: inout Reader, _ name: String, _ depth: Int) throws(Failure) -> (Reader, Int) {
+  static func enter(_ reader: inout Reader, _ name: StaticString, _ depth: Int) throws(Failure) -> (Reader, Int) {
     let bytes = try reader.lengthDelimited()
-    guard depth > 0 else { throw Failure(.tooDeep, in: name) }
+    guard depth > 0 else { throw Failure(.tooDeep, in: "\(name)") }
     return (Reader(bytes, message: name), depth &- 1)
   }
 
@@ -55,11 +55,11 @@ private struct CheckRequestFacts {
   /// runtime, an entry field sent with another wire type is not skipped: reading goes on right
   /// after its tag.
   static func mapEntry(_ reader: inout Reader, depth: Int) throws(Failure) -> (key: String, value: String) {
-    var entry = Reader(try reader.lengthDelimited(), message: reader.message + " map entry")
+    var entry = Reader(try reader.lengthDelimited(), message: "map entry")
     var key: String?
     var value: String?
     while let tag = try entry.nextTag() {
-      guard tag.wireType != .endGroup else { throw Failure(.malformed, in: entry.message) }
+      guard tag.wireType != .endGroup else { throw entry.fail(.malformed) }
       switch tag.number {
       case 1: if tag.wireType == .lengthDelimited { key = try entry.string() }
       case 2: if tag.wireType == .lengthDelimited { value = try entry.string() }
@@ -142,6 +142,8 @@ private struct CheckRequestFacts {
       case (2, .lengthDelimited): method = try reader.string()
       case (3, .lengthDelimited):
         let (name, value) = try Self.mapEntry(&reader, depth: depth)
+        // Envoy sends a dozen or so; growing from empty would rehash three times.
+        if headers.isEmpty { headers.reserveCapacity(16) }
         headers[name] = value
       case (4, .lengthDelimited): path = try reader.string()
       case (5, .lengthDelimited): host = try reader.string()
@@ -151,7 +153,7 @@ private struct CheckRequestFacts {
       case (9, .varint): _ = try reader.varint()  // size
       case (11, .lengthDelimited):
         let value = try reader.lengthDelimited()
-        guard UTF8Validation.isValid(value) else { throw Failure(.invalidUTF8, in: reader.message) }
+        guard UTF8Validation.isValid(value) else { throw reader.fail(.invalidUTF8) }
         body = value
       case (12, .lengthDelimited): rawBody = try reader.lengthDelimited()
       case (13, .lengthDelimited):

@@ -16,9 +16,9 @@ struct ProtobufWireReader {
   private let bytes: UnsafeRawBufferPointer
   private var position: Int
   /// Names the message in errors.
-  let message: String
+  let message: StaticString
 
-  init(_ bytes: UnsafeRawBufferPointer, message: String) {
+  init(_ bytes: UnsafeRawBufferPointer, message: StaticString) {
     self.bytes = bytes
     self.position = 0
     self.message = message
@@ -30,7 +30,7 @@ struct ProtobufWireReader {
     bytes.load(fromByteOffset: offset, as: UInt8.self)
   }
 
-  private func fail(_ code: Failure.Code) -> Failure { Failure(code, in: message) }
+  func fail(_ code: Failure.Code) -> Failure { Failure(code, in: "\(message)") }
 
   /// The next field of a message, nil at its end. A tag is at most five bytes and fits 32 bits;
   /// field 0, wire types 6 and 7, and an end-group outside a group are errors.
@@ -70,6 +70,12 @@ struct ProtobufWireReader {
   /// A varint of at most ten bytes; bits past 64 are dropped, as every runtime does.
   mutating func varint() throws(Failure) -> UInt64 {
     guard available > 0 else { throw fail(.truncated) }
+    // One byte: every tag and most lengths of a CheckRequest.
+    let first = byte(at: position)
+    if first < 0x80 {
+      position &+= 1
+      return UInt64(first)
+    }
     var value: UInt64 = 0
     var shift: UInt64 = 0
     var offset = position
@@ -96,11 +102,13 @@ struct ProtobufWireReader {
     return body
   }
 
-  /// A `string` field: well-formed UTF-8.
+  /// A `string` field: well-formed UTF-8. (Checked here, then built by the non-generic
+  /// `String(decoding:)`, which would repair what it no longer sees; `String(validating:)` costs
+  /// a generic-metadata lookup per call.)
   mutating func string() throws(Failure) -> String {
     let body = try lengthDelimited()
-    guard let value = String(validating: body, as: UTF8.self) else { throw fail(.invalidUTF8) }
-    return value
+    guard UTF8Validation.isValid(body) else { throw fail(.invalidUTF8) }
+    return String(decoding: body.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
   }
 
   /// A `string` field Remit does not read, checked as the protobuf runtime would check it.

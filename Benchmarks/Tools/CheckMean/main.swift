@@ -6,8 +6,10 @@ import RemitEnvoy
 import SwiftProtobuf
 
 // The in-process Check path by part, without the benchmark harness: N iterations timed as one
-// block. `CheckMean [ITERATIONS] [CASE-SUBSTRING]`; cases: decode, engine, encode, check (all
-// three), noop (decode, answer OK, encode).
+// block. `CheckMean [ITERATIONS] [CASE-SUBSTRING]`; cases: decode-message (SwiftProtobuf's
+// generated CheckRequest), decode-bytes (GovernedRequest(checkRequestBytes:), what the server
+// does), engine, encode, check-message and check-bytes (decode + engine + encode each way), noop
+// (generated decode, answer OK, encode).
 let document = SamplePolicy.document(agents: 1_000, indicators: 10_000)
 guard let snapshot = try? PolicySnapshot(document) else { fatalError("the sample policy must validate") }
 let engine = DecisionEngine()
@@ -24,15 +26,30 @@ guard let wire: [UInt8] = try? check.serializedBytes() else { fatalError("encode
 guard let decoded = try? Envoy_Service_Auth_V3_CheckRequest(serializedBytes: wire) else { fatalError("decode") }
 let governed = GovernedRequest(decoded)
 let decision = engine.decide(governed, snapshot: snapshot)
-guard decision.verdict == .allow else { fatalError("the sample Check must be allowed: \(decision.reason?.rawValue ?? "")") }
+guard decision.verdict == .allow else {
+  fatalError("the sample Check must be allowed: \(decision.reason?.rawValue ?? "")")
+}
 let decisionID = "6f1d2c3b4a5e4f608a7b9c0d1e2f3a4b"
 
 let cases: [(String, () -> Int)] = [
-  ("decode", { (try? Envoy_Service_Auth_V3_CheckRequest(serializedBytes: wire))?.attributes.request.http.rawBody.count ?? 0 }),
-  ("engine", { engine.decide(GovernedRequest(decoded), snapshot: snapshot).verdict == .allow ? 1 : 0 }),
+  (
+    "decode-message",
+    { (try? Envoy_Service_Auth_V3_CheckRequest(serializedBytes: wire))?.attributes.request.http.rawBody.count ?? 0 }
+  ),
+  ("decode-bytes", { wire.withUnsafeBytes { (try? GovernedRequest(checkRequestBytes: $0))?.http?.body.count ?? 0 } }),
+  ("engine", { engine.decide(governed, snapshot: snapshot).verdict == .allow ? 1 : 0 }),
   ("encode", { ((try? decision.checkResponse(decisionID: decisionID).serializedBytes()) as [UInt8]?)?.count ?? 0 }),
   (
-    "check",
+    "check-bytes",
+    {
+      guard let request = wire.withUnsafeBytes({ try? GovernedRequest(checkRequestBytes: $0) }) else { return 0 }
+      let decision = engine.decide(request, snapshot: snapshot)
+      let response: [UInt8]? = try? decision.checkResponse(decisionID: decisionID).serializedBytes()
+      return response?.count ?? 0
+    }
+  ),
+  (
+    "check-message",
     {
       guard let request = try? Envoy_Service_Auth_V3_CheckRequest(serializedBytes: wire) else { return 0 }
       let decision = engine.decide(GovernedRequest(request), snapshot: snapshot)
