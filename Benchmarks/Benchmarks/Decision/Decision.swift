@@ -12,7 +12,7 @@ import SwiftProtobuf
 /// handler that decodes and answers OK; and the snapshot compile for 10,000 agents.
 let benchmarks: @Sendable () -> Void = {
   Benchmark.defaultConfiguration = .init(
-    metrics: [.wallClock, .throughput],
+    metrics: [.wallClock, .throughput, .mallocCountTotal],
     timeUnits: .nanoseconds,
     warmupIterations: BenchmarkSmoke.enabled ? 1 : 200,
     scalingFactor: .one,
