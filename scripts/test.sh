@@ -6,7 +6,8 @@
 #   3. runs the control plane's store and API suite again against a private PostgreSQL server
 #      (Debian's postgresql, installed if missing; scripts/test-control-plane-postgres.sh),
 #   4. runs the end-to-end suite through real Envoy sidecars against the `remit` binary,
-#   5. builds the benchmark package (release) and runs every benchmark for a few iterations.
+#   5. builds the benchmark package (release) and runs every benchmark for a few iterations,
+#   6. runs each libFuzzer target for 15 s (scripts/fuzz.sh) and the memory benchmark in smoke form.
 # Exit code is non-zero if anything failed. Set REMIT_SKIP_E2E=1 to run only the Swift suites
 # while developing (CI never sets it).
 set -euo pipefail
@@ -82,6 +83,25 @@ bench_status=$?
 set -e
 tail -n 3 /tmp/remit-bench-smoke.log
 [ "$bench_status" -eq 0 ] || failures+=("benchmarks smoke (see /tmp/remit-bench-smoke.log)")
+
+step "fuzz (short: 15 s per target, address sanitizer; the full runs: scripts/fuzz.sh 600)"
+set +e
+bash scripts/fuzz.sh 15 > /tmp/remit-fuzz.log 2>&1
+fuzz_status=$?
+set -e
+grep -E '^fuzz:|number_of_executed_units' /tmp/remit-fuzz.log || tail -n 5 /tmp/remit-fuzz.log
+[ "$fuzz_status" -eq 0 ] || failures+=("fuzz (see /tmp/remit-fuzz.log)")
+
+if [ "${REMIT_SKIP_E2E:-0}" != 1 ]; then
+  step "memory benchmark (smoke: 100 agents, 2 s of load, debug build; figures meaningless)"
+  set +e
+  REMIT_BIN="$REPO/.build/debug/remit" "${REMIT_E2E_VENV:-$REPO/.venv}/bin/python" scripts/bench_memory.py --agents 100 --seconds 2 \
+    > /tmp/remit-bench-memory.log 2>&1
+  memory_status=$?
+  set -e
+  cat /tmp/remit-bench-memory.log
+  [ "$memory_status" -eq 0 ] || failures+=("memory benchmark smoke (see /tmp/remit-bench-memory.log)")
+fi
 
 passed=$(( swift_total - swift_failed + ${e2e_passed:-0} ))
 failed=$(( swift_failed + ${e2e_failed:-0} ))
