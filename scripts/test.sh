@@ -101,6 +101,15 @@ if [ "${REMIT_SKIP_E2E:-0}" != 1 ]; then
   set -e
   cat /tmp/remit-bench-memory.log
   [ "$memory_status" -eq 0 ] || failures+=("memory benchmark smoke (see /tmp/remit-bench-memory.log)")
+
+  step "propagation benchmark (smoke: 3 changes, debug build)"
+  set +e
+  REMIT_BIN="$REPO/.build/debug/remit" "${REMIT_E2E_VENV:-$REPO/.venv}/bin/python" scripts/bench_propagation.py --rounds 3 \
+    > /tmp/remit-bench-propagation.log 2>&1
+  propagation_status=$?
+  set -e
+  tail -n 3 /tmp/remit-bench-propagation.log
+  [ "$propagation_status" -eq 0 ] || failures+=("propagation benchmark smoke (see /tmp/remit-bench-propagation.log)")
 fi
 
 passed=$(( swift_total - swift_failed + ${e2e_passed:-0} ))
