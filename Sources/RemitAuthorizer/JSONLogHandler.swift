@@ -136,31 +136,42 @@ enum JSONText {
   /// Appends `value` as a JSON string literal.
   static func appendString(_ value: String, to output: inout String) {
     output += "\""
-    var start = value.unicodeScalars.startIndex
+    // Runs without anything to escape are appended whole: this is on every decision's log line.
+    let utf8 = value.utf8
+    var start = utf8.startIndex
     var index = start
-    let scalars = value.unicodeScalars
-    while index < scalars.endIndex {
-      let scalar = scalars[index]
-      let escape: String? =
-        switch scalar {
-        case "\"": "\\\""
-        case "\\": "\\\\"
-        case "\n": "\\n"
-        case "\r": "\\r"
-        case "\t": "\\t"
-        case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
-          "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-            + String(scalar.value, radix: 16)
-        default: nil
+    while index < utf8.endIndex {
+      let byte = utf8[index]
+      var escape: String?
+      var next = utf8.index(after: index)
+      switch byte {
+      case UInt8(ascii: "\""): escape = "\\\""
+      case UInt8(ascii: "\\"): escape = "\\\\"
+      case UInt8(ascii: "\n"): escape = "\\n"
+      case UInt8(ascii: "\r"): escape = "\\r"
+      case UInt8(ascii: "\t"): escape = "\\t"
+      case 0..<0x20:
+        let digits = Array("0123456789abcdef".utf8)
+        escape = "\\u00" + String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
+      case 0xE2:
+        // U+2028 and U+2029 (E2 80 A8/A9) end lines in JavaScript: escaped too.
+        if next < utf8.endIndex, utf8[next] == 0x80 {
+          let third = utf8.index(after: next)
+          if third < utf8.endIndex, utf8[third] == 0xA8 || utf8[third] == 0xA9 {
+            escape = utf8[third] == 0xA8 ? "\\u2028" : "\\u2029"
+            next = utf8.index(after: third)
+          }
         }
-      if let escape {
-        output.unicodeScalars.append(contentsOf: scalars[start..<index])
-        output += escape
-        start = scalars.index(after: index)
+      default: break
       }
-      index = scalars.index(after: index)
+      if let escape {
+        output += value[start..<index]
+        output += escape
+        start = next
+      }
+      index = next
     }
-    output.unicodeScalars.append(contentsOf: scalars[start..<scalars.endIndex])
+    output += value[start..<utf8.endIndex]
     output += "\""
   }
 }
