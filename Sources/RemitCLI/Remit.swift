@@ -9,7 +9,7 @@ public struct Remit: AsyncParsableCommand {
     subcommands: [
       ServeCommand.self, ControlPlaneCommand.self, DevCommand.self, CheckCommand.self, PolicyCommand.self,
       IntelCommand.self,
-      ScanCommand.self, MeshCommand.self,
+      ScanCommand.self, MeshCommand.self, BenchCommand.self,
     ]
   )
 
