@@ -7,8 +7,8 @@ import RemitAuthorizer
 struct BenchCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
-    abstract: "Benchmark helpers: a no-op Check server to compare `remit serve` against.",
-    subcommands: [ServeNoop.self]
+    abstract: "Benchmark helpers: a Check load generator, and a no-op Check server to compare `remit serve` against.",
+    subcommands: [Load.self, ServeNoop.self]
   )
 
   struct ServeNoop: AsyncParsableCommand {
