@@ -28,16 +28,26 @@ public struct JSONLogHandler: LogHandler {
   }
 
   public func log(event: LogEvent) {
-    var line = "{\"time\":"
-    JSONText.appendString(Self.timestamp(), to: &line)
-    line += ",\"level\":"
+    var line = ""
+    line.reserveCapacity(768)  // a decision line is 500 to 700 bytes: one allocation
+    line += "{\"time\":\""
+    Self.appendTimestamp(to: &line)
+    line += "\",\"level\":"
     JSONText.appendString(event.level.rawValue, to: &line)
     line += ",\"message\":"
     JSONText.appendString(event.message.description, to: &line)
-    var merged = metadata
-    if let extra = event.metadata { merged.merge(extra) { $1 } }
-    for key in merged.keys.sorted() {
-      guard key != "time", key != "level", key != "message", let value = merged[key] else { continue }
+    // The handler's own metadata is usually empty: then the event's is used as it is, not copied.
+    let merged: Logger.Metadata
+    if metadata.isEmpty {
+      merged = event.metadata ?? [:]
+    } else {
+      var combined = metadata
+      if let extra = event.metadata { combined.merge(extra) { $1 } }
+      merged = combined
+    }
+    // Sorted, so every line of a kind has its fields in the same order.
+    for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+      guard key != "time", key != "level", key != "message" else { continue }
       line += ","
       JSONText.appendString(key, to: &line)
       line += ":"
@@ -79,19 +89,37 @@ public struct JSONLogHandler: LogHandler {
     }
   }
 
-  static func timestamp() -> String {
+  /// RFC 3339 UTC with milliseconds (`2026-12-07T02:05:59.123Z`), written as digits without
+  /// building intermediate strings: this runs for every decision.
+  static func appendTimestamp(to output: inout String) {
     var time = timespec()
     clock_gettime(CLOCK_REALTIME, &time)
     var seconds = time_t(time.tv_sec)
     var parts = tm()
     gmtime_r(&seconds, &parts)
-    let millis = Int(time.tv_nsec) / 1_000_000
-    func pad(_ value: Int32, _ width: Int) -> String {
-      let text = String(value)
-      return String(repeating: "0", count: max(0, width - text.count)) + text
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
+      var count = 0
+      func put(_ value: Int, width: Int, then separator: Character) {
+        var value = max(0, value)
+        var index = count + width - 1
+        while index >= count {
+          buffer[index] = UInt8(ascii: "0") + UInt8(value % 10)
+          value /= 10
+          index -= 1
+        }
+        count += width
+        buffer[count] = separator.asciiValue ?? UInt8(ascii: "?")
+        count += 1
+      }
+      put(Int(parts.tm_year) + 1900, width: 4, then: "-")
+      put(Int(parts.tm_mon) + 1, width: 2, then: "-")
+      put(Int(parts.tm_mday), width: 2, then: "T")
+      put(Int(parts.tm_hour), width: 2, then: ":")
+      put(Int(parts.tm_min), width: 2, then: ":")
+      put(Int(parts.tm_sec), width: 2, then: ".")
+      put(Int(time.tv_nsec) / 1_000_000, width: 3, then: "Z")
+      output += String(decoding: UnsafeBufferPointer(rebasing: buffer[..<count]), as: UTF8.self)
     }
-    return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-      + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
   }
 }
 
