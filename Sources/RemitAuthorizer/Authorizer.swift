@@ -48,6 +48,7 @@ public struct Authorizer: Sendable {
     var services: [any Service] = []
     var controlPlaneClient: ControlPlaneClient?
     let ledger: any DelegationLedger
+    if configuration.compactMemory { StartupMemory.limitMallocArenas() }
     await loadTransportKey()
     switch configuration.policySource {
     case .file(let path):
@@ -119,13 +120,19 @@ public struct Authorizer: Sendable {
     }
     let readiness = grpcReady
     let listen = configuration.listen
+    let compactMemory = configuration.compactMemory
     let log = logger
     services.append(
       AfterStart {
         let address = try await transport.listeningAddress
         let port = address.ipv4?.port ?? address.ipv6?.port ?? listen.port
         readiness.set(true)
-        log.info("remit serve ready", metadata: ["grpc_port": "\(port)", "listen": "\(listen.host)"])
+        let released = compactMemory ? StartupMemory.release() : 0
+        log.info(
+          "remit serve ready",
+          metadata: [
+            "grpc_port": "\(port)", "listen": "\(listen.host)", "startup_code_released_mib": "\(released >> 20)",
+          ])
         onListening(port)
       }
     )

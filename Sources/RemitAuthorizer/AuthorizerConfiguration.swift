@@ -55,6 +55,10 @@ public struct AuthorizerConfiguration: Sendable {
   /// Static secrets on a policy file, by name (`--secret NAME=file:PATH|env:VARIABLE`). With a
   /// control plane, secrets come sealed from it instead.
   public var staticSecrets: [String: SecretSource] = [:]
+  /// Keep resident memory down (`StartupMemory`): two malloc arenas, and once serving, the heap
+  /// the policy compile freed and the code pages only startup touched handed back (about 30 MiB
+  /// less resident with 10,000 agents). Code pages come back from the page cache if they run again.
+  public var compactMemory = true
 
   public init(
     policyFile: String,

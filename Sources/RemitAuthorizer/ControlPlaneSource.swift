@@ -130,6 +130,7 @@ public struct ControlPlaneSource: Service {
           }
         case .document(let bytes, let version):
           apply(bytes, version: version)
+          StartupMemory.releaseAgainIfArmed()  // the compile's temporaries are gone only now
           await sendReport()
         }
       } catch {

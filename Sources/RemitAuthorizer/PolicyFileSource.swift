@@ -60,6 +60,7 @@ public struct PolicyFileSource: Service {
       guard bytes != lastBytes else { continue }
       lastBytes = bytes
       apply(bytes)
+      StartupMemory.releaseAgainIfArmed()  // the compile's temporaries are gone only now
     }
   }
 
