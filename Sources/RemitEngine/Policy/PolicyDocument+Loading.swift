@@ -79,7 +79,13 @@ extension PolicyDocument {
       case .json:
         let decoder = JSONDecoder()
         document = try decoder.decode(PolicyDocument.self, from: data)
-        tree = try decoder.decode(PolicyValue.self, from: data)
+        do {
+          tree = try PolicyValue(json: bytes)
+        } catch {
+          throw PolicyError(
+            code: "policy_unreadable",
+            issues: [PolicyIssue(path: "", message: "not a readable JSON document: \(error)")])
+        }
       case .yaml:
         guard let text = String(validating: bytes, as: UTF8.self) else {
           throw PolicyError(
@@ -110,7 +116,7 @@ extension PolicyDocument {
     // Re-encode what the model understood and compare keys: anything left over is unknown.
     let known: PolicyValue
     do {
-      known = try JSONDecoder().decode(PolicyValue.self, from: try JSONEncoder().encode(document))
+      known = try PolicyValue(json: Array(try JSONEncoder().encode(document)))
     } catch {
       throw PolicyError(code: "policy_unreadable", issues: [PolicyIssue(path: "", message: "\(error)")])
     }

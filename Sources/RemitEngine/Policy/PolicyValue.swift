@@ -5,6 +5,37 @@ enum PolicyValue: Codable, Equatable {
   case array([PolicyValue])
   case object([String: PolicyValue])
 
+  /// The tree of a JSON document, read with the engine's strict parser (`JSONTape`: RFC 8259,
+  /// bounded, fuzzed). Decoding the tree through `Decodable` (below, kept as the reference the
+  /// tests compare with) tries each container kind in turn and pays for a thrown error with its
+  /// coding path at every node: 60% of loading a 10,000-agent policy (perf; BENCHMARKS.md).
+  /// A key given twice is an error here, where JSONDecoder would silently use one copy.
+  init(json bytes: [UInt8]) throws(JSONTape.Failure) {
+    let limits = JSONTape.Limits(maximumDepth: 128, maximumNodes: PolicyDocument.maximumYAMLNodes)
+    let tape = try JSONTape(parsing: bytes, limits: limits)
+    self.init(tape: tape, node: tape.root)
+  }
+
+  /// Recursion is bounded by the tape's depth limit.
+  init(tape: JSONTape, node index: Int) {
+    switch tape[index].kind {
+    case .object:
+      var fields: [String: PolicyValue] = [:]
+      fields.reserveCapacity(Int(tape[index].count) / 2)
+      var children = tape.children(of: index).makeIterator()
+      while let key = children.next(), let value = children.next() {
+        fields[tape.string(key)] = PolicyValue(tape: tape, node: value)
+      }
+      self = .object(fields)
+    case .array:
+      self = .array(tape.children(of: index).map { PolicyValue(tape: tape, node: $0) })
+    case .null:
+      self = .null
+    case .string, .number, .true, .false:
+      self = .scalar
+    }
+  }
+
   init(from decoder: any Decoder) throws {
     if var array = try? decoder.unkeyedContainer() {
       var elements: [PolicyValue] = []
