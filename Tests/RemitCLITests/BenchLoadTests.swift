@@ -57,9 +57,13 @@ import Testing
   @Test func theAuthorizerDecidesTheMix() async throws {
     let configuration = AuthorizerConfiguration(
       policyFile: CLITests.examplePolicy, listen: ListenAddress(host: "127.0.0.1", port: 0), adminListen: nil)
-    let authorizer = try Authorizer(configuration: configuration, logger: Logger(label: "test"))
     let mix = [try Self.request("tools-call-allowed"), try Self.request("tools-call-denied")]
-    try await Self.serving({ try await authorizer.run(onListening: $0) }) { port in
+    // Made inside the server task, as the authorizer's own test harness does.
+    let server: @Sendable (@Sendable @escaping (Int) -> Void) async throws -> Void = { onListening in
+      let authorizer = try Authorizer(configuration: configuration, logger: Logger(label: "test"))
+      try await authorizer.run(onListening: onListening)
+    }
+    try await Self.serving(server) { port in
       let report = try await Self.load(port: port, requests: mix)
       #expect(report.errors == 0, "\(report.firstError ?? "")")
       #expect(report.allowed > 5)
