@@ -36,12 +36,20 @@ REPO = Path(__file__).resolve().parents[1]
 TARGET_MIB = 64
 
 
+_HANDED_OUT: set = set()
+
+
 def free_port() -> int:
+    """A free port on 127.0.0.1 that this run has not handed out before (the kernel may repeat one)."""
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def status_kib(pid: int) -> dict[str, int]:

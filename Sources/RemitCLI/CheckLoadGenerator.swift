@@ -27,7 +27,10 @@ struct CheckLoadGenerator: Sendable {
   /// What a run measured. Latency is in nanoseconds; with a rate it is measured from the time a call
   /// was due, not when it was sent, so a stalled server is not hidden (coordinated omission).
   struct Report: Sendable {
+    /// Calls counted: due (or sent, without a rate) after the warm-up and finished before the end.
     var requests: UInt64 = 0
+    /// Every call sent, warm-up and stragglers included; what a rate bounds.
+    var sent: UInt64 = 0
     var allowed: UInt64 = 0
     var denied: UInt64 = 0
     var errors: UInt64 = 0
@@ -43,6 +46,7 @@ struct CheckLoadGenerator: Sendable {
 
     mutating func merge(_ other: Report) {
       requests += other.requests
+      sent += other.sent
       allowed += other.allowed
       denied += other.denied
       errors += other.errors
@@ -173,6 +177,7 @@ struct CheckLoadGenerator: Sendable {
         outcome = .failure(error)
       }
       let finished = clock.now
+      report.sent += 1
       if from >= countFrom && finished <= end {
         report.requests += 1
         switch outcome {

@@ -72,16 +72,20 @@ import Testing
     }
   }
 
-  /// 100 calls/s for 1.5 seconds is about 150 calls, however fast the server answers. (Debug builds
-  /// of the gRPC stack take milliseconds a call, so the rate stays well below what they can do.)
+  /// 100 calls/s over the 0.5 s warm-up and 1.5 s run is at most about 200 calls, however fast the
+  /// server answers; closed loop, even a debug build makes thousands in that time.
   @Test func aRateBoundsTheCalls() async throws {
     let noop = NoopCheckServer(listen: ListenAddress(host: "127.0.0.1", port: 0), logger: Logger(label: "test"))
     let request = try Self.request("tools-call-allowed")
     try await Self.serving({ try await noop.run(onListening: $0) }) { port in
       let report = try await Self.load(port: port, requests: [request], connections: 1, concurrency: 2, rate: 100)
-      // The upper bound is the point; the lower one only shows calls were made (a loaded CI
-      // machine may not keep up with even 100 a second in a debug build).
-      #expect((20...165).contains(report.requests), "\(report.requests) calls")
+      // Only the upper bound is the point. How many are counted depends on how busy the machine is
+      // (a CI machine running every suite at once stalled this one for seconds), so the lower
+      // bound asks only that calls were made.
+      #expect(report.sent >= 1, "no call was sent")
+      #expect(report.sent <= 200 + 2 + 2, "\(report.sent) calls sent")
+      #expect(report.requests <= 150 + 2, "\(report.requests) calls counted")
+      #expect(report.requests <= report.sent)
     }
   }
 

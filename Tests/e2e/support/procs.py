@@ -12,11 +12,24 @@ from pathlib import Path
 from typing import Callable, Optional
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A currently free TCP port on 127.0.0.1 (the caller binds it soon after)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A currently free TCP port on 127.0.0.1 (the caller binds it soon after).
+
+    The kernel may give the same ephemeral port to two binds in a row once the first socket is
+    closed, so a port is never handed out twice in one test run: two listeners of one process
+    asked for "a free port" each would otherwise collide (listen_address_conflict in CI).
+    """
+    for _ in range(1000):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free TCP port on 127.0.0.1 that this run has not used already")
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:
