@@ -313,6 +313,44 @@ import Testing
     expectDeny(post, .scopeRouteDenied)
   }
 
+  /// A framework that honours `X-HTTP-Method-Override` runs the request as that method, so a route
+  /// must allow it as well as the method on the wire.
+  @Test func methodOverrideHeadersMustAlsoBeAllowed() {
+    let catalog = "spiffe://cluster.local/ns/tools/sa/catalog"
+    var post = Self.get("/api/v1/orders/1", to: catalog)
+    post.http?.method = "POST"
+    expectAllow(post)
+    for name in ["x-http-method-override", "x-http-method", "x-method-override"] {
+      var overridden = post
+      overridden.http?.headers[name] = "DELETE"
+      expectDeny(overridden, .scopeRouteDenied)
+      overridden.http?.headers[name] = " delete "
+      expectDeny(overridden, .scopeRouteDenied)
+      overridden.http?.headers[name] = "post"  // the same method: nothing changes
+      expectAllow(overridden)
+      overridden.http?.headers[name] = "DELETE /api"
+      expectDeny(overridden, .requestInvalid)
+    }
+    // A GET the mission allows, asked to run as a POST to the same path, which it does not.
+    var get = Self.get("/api/v1/items/42", to: catalog)
+    get.http?.headers["x-http-method-override"] = "POST"
+    expectDeny(get, .scopeRouteDenied)
+    // Two headers that disagree cannot be read one way.
+    var both = post
+    both.http?.headers["x-http-method-override"] = "POST"
+    both.http?.headers["x-http-method"] = "DELETE"
+    expectDeny(both, .requestInvalid)
+    // On a JSON-RPC call it has no meaning but a different one for the server (DELETE ends an MCP
+    // session), so it is refused.
+    var call = Self.mcp(Self.toolCall("get_stock"))
+    call.http?.headers["x-http-method-override"] = "DELETE"
+    expectDeny(call, .requestInvalid)
+    // A whole-destination grant allows every method.
+    var anything = Self.get("/anything", to: "spiffe://cluster.local/ns/tools/sa/everything")
+    anything.http?.headers["x-http-method-override"] = "DELETE"
+    expectAllow(anything)
+  }
+
   @Test func restJSONToAnHTTPDestinationUsesRoutes() {
     let catalog = "spiffe://cluster.local/ns/tools/sa/catalog"
     var request = Self.mcp(#"{"sku":"X"}"#, to: catalog)

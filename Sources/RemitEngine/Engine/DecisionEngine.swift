@@ -132,6 +132,8 @@ public struct DecisionEngine: Sendable {
 
     // Request hygiene before any match.
     var path = ""
+    // A method-override header naming another method: what the upstream may act on instead.
+    var overrideMethod: String? = nil
     if let http = request.http {
       guard Self.isValidMethod(http.method) else {
         return run.deny(.requestInvalid, step: "request", "HTTP method is not an upper case token")
@@ -142,6 +144,10 @@ public struct DecisionEngine: Sendable {
       case .failure(let problem): return run.deny(.requestInvalid, step: "request", problem.rawValue)
       }
       run.decision.path = path
+      switch Self.methodOverride(http) {
+      case .success(let override): overrideMethod = override
+      case .failure(let problem): return run.deny(.requestInvalid, step: "request", problem.message)
+      }
       if let chain = http.headers[snapshot.chainHeader] {
         // A chain id is stored and logged: a malformed one is refused, never ignored.
         guard DelegationHop.isValidChainID(chain) else {
@@ -197,6 +203,11 @@ public struct DecisionEngine: Sendable {
     }
 
     if grants.contains(where: \.speaksJSONRPC) && http.hasJSONContentType && !http.body.isEmpty {
+      if let overrideMethod {
+        return run.deny(
+          .requestInvalid, step: "request",
+          "a JSON-RPC call may not carry a method-override header (it asks for \(overrideMethod))")
+      }
       switch readJSONRPC(&run, http: http, snapshot: snapshot) {
       case .denied:
         return
@@ -211,6 +222,16 @@ public struct DecisionEngine: Sendable {
         .scopeRouteDenied,
         step: "scope",
         "mission \(mission.id) allows no \(http.method) route to \(destination.workload) matching the path"
+      )
+    }
+    // The upstream may act on either method, so both must be allowed.
+    if let overrideMethod,
+      !grants.contains(where: { $0.http.contains { $0.matches(method: overrideMethod, path: path) } })
+    {
+      return run.deny(
+        .scopeRouteDenied,
+        step: "scope",
+        "mission \(mission.id) allows no \(overrideMethod) route to \(destination.workload) matching the path (asked for by a method-override header)"
       )
     }
     run.note("scope", "ok", "route allowed by mission \(mission.id)")
@@ -364,6 +385,34 @@ public struct DecisionEngine: Sendable {
     case "initialize", "ping": return true
     default: return method.hasPrefix("notifications/") || mcp.methods.matches(method)
     }
+  }
+
+  /// Headers frameworks read to run a request as another method (Rails, Express, Laravel, Spring,
+  /// ASP.NET, Google APIs).
+  struct MethodOverrideProblem: Error {
+    var message: String
+  }
+
+  static let methodOverrideHeaders = ["x-http-method-override", "x-http-method", "x-method-override"]
+
+  /// The method a method-override header asks for, when it differs from the request's own; nil
+  /// when there is none. Values are read as frameworks do (trimmed, case-insensitive); one that is
+  /// not a method, or headers that disagree, are refused: the upstream's reading cannot be known.
+  static func methodOverride(_ http: GovernedRequest.HTTPRequest) -> Result<String?, MethodOverrideProblem> {
+    var found: String? = nil
+    for name in methodOverrideHeaders {
+      guard let value = http.headers[name] else { continue }
+      let method = String(value.trimmingOptionalWhitespace()).uppercased()
+      guard isValidMethod(method) else {
+        return .failure(MethodOverrideProblem(message: "\(name) does not name an HTTP method"))
+      }
+      if let found, found != method {
+        return .failure(MethodOverrideProblem(message: "method-override headers name different methods"))
+      }
+      found = method
+    }
+    guard let found, found != http.method else { return .success(nil) }
+    return .success(found)
   }
 
   static func isValidMethod(_ method: String) -> Bool {
