@@ -34,8 +34,8 @@ public enum ControlPlaneAPI {
     }
   }
 
-  public static func router(store: ControlPlaneStore) -> Router<BasicRequestContext> {
-    let router = Router()
+  public static func router(store: ControlPlaneStore) -> Router<ControlPlaneRequestContext> {
+    let router = Router(context: ControlPlaneRequestContext.self)
     router.add(middleware: ControlPlaneErrorMiddleware())
     router.get("/healthz") { _, _ in "ok\n" }
     router.get("/openapi.yaml") { _, _ in
@@ -50,7 +50,7 @@ public enum ControlPlaneAPI {
       _ path: RouterPath,
       _ method: HTTPRequest.Method,
       _ access: Access,
-      _ handler: @escaping @Sendable (Request, BasicRequestContext, APIPrincipal) async throws -> Response
+      _ handler: @escaping @Sendable (Request, ControlPlaneRequestContext, APIPrincipal) async throws -> Response
     ) {
       v1.on(path, method: method) { request, context in
         let principal = try await authenticate(request, store: store)
@@ -297,7 +297,7 @@ public enum ControlPlaneAPI {
     return principal
   }
 
-  static func policySection(_ context: BasicRequestContext) throws -> PolicySection {
+  static func policySection(_ context: ControlPlaneRequestContext) throws -> PolicySection {
     let name = try context.parameters.require("section")
     guard let section = PolicySection(rawValue: name) else {
       throw ControlPlaneError.notFound(

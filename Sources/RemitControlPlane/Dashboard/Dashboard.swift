@@ -6,25 +6,29 @@ import Hummingbird
 public enum Dashboard {
   /// Adds the `/ui` routes to the control plane's router.
   public static func mount(
-    on router: Router<BasicRequestContext>, store: ControlPlaneStore, configuration: DashboardConfiguration
+    on router: Router<ControlPlaneRequestContext>, store: ControlPlaneStore, configuration: DashboardConfiguration
   ) {
-    let routes = DashboardRoutes(store: store, configuration: configuration, renderer: DashboardRenderer())
+    let routes = DashboardRoutes(
+      store: store, configuration: configuration, renderer: DashboardRenderer(),
+      signInThrottle: SignInThrottle(
+        limit: configuration.signInFailureLimit, windowSeconds: configuration.signInWindow))
     routes.add(to: router)
   }
 }
 
 /// The handlers of every dashboard page.
 struct DashboardRoutes: Sendable {
-  typealias Handler = @Sendable (Request, BasicRequestContext, DashboardSession) async throws -> Response
+  typealias Handler = @Sendable (Request, ControlPlaneRequestContext, DashboardSession) async throws -> Response
   typealias FormHandler =
-    @Sendable (Request, BasicRequestContext, DashboardSession, DashboardForm) async throws ->
+    @Sendable (Request, ControlPlaneRequestContext, DashboardSession, DashboardForm) async throws ->
     Response
 
   let store: ControlPlaneStore
   let configuration: DashboardConfiguration
   let renderer: DashboardRenderer
+  let signInThrottle: SignInThrottle
 
-  func add(to router: Router<BasicRequestContext>) {
+  func add(to router: Router<ControlPlaneRequestContext>) {
     let ui = router.group("/ui").add(middleware: DashboardMiddleware(renderer: renderer))
     ui.get("/") { request, _ -> Response in
       try await session(request) == nil ? .redirect(to: "/ui/sign-in") : .redirect(to: "/ui/agents")
@@ -39,7 +43,9 @@ struct DashboardRoutes: Sendable {
       return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
     ui.get("/sign-in") { request, _ -> Response in try await signInPage(request) }
-    ui.post("/sign-in") { request, _ -> Response in try await signIn(request) }
+    ui.post("/sign-in") { request, context -> Response in
+      try await signIn(request, client: context.remoteAddress?.ipAddress ?? "in-process")
+    }
     ui.post("/sign-out", use: form(readers: true) { request, _, _, _ in try await signOut(request) })
 
     addAgentRoutes(to: ui)
@@ -61,7 +67,7 @@ struct DashboardRoutes: Sendable {
   }
 
   /// A GET page for a signed-in user; without a session, the sign-in page.
-  func page(_ handler: @escaping Handler) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
+  func page(_ handler: @escaping Handler) -> @Sendable (Request, ControlPlaneRequestContext) async throws -> Response {
     { request, context in
       guard let session = try await session(request) else { return .redirect(to: "/ui/sign-in") }
       return try await handler(request, context, session)
@@ -71,7 +77,7 @@ struct DashboardRoutes: Sendable {
   /// A POST form: checks, in order, the session, the request's origin, the CSRF token and (unless
   /// `readers` is true) that the role may write.
   func form(readers: Bool = false, _ handler: @escaping FormHandler)
-    -> @Sendable (Request, BasicRequestContext)
+    -> @Sendable (Request, ControlPlaneRequestContext)
     async throws -> Response
   {
     { request, context in
@@ -110,7 +116,8 @@ struct DashboardRoutes: Sendable {
     return response
   }
 
-  func signIn(_ request: Request) async throws -> Response {
+  /// `client` is the address failed attempts are counted by.
+  func signIn(_ request: Request, client: String) async throws -> Response {
     guard DashboardSecurity.isSameOrigin(request) else { throw DashboardError.csrfRefused }
     let form = try await DashboardForm.read(request)
     // The sign-in form has no session yet: its token is the double-submit of the sign-in cookie.
@@ -118,10 +125,20 @@ struct DashboardRoutes: Sendable {
       DashboardSession.isWellFormedToken(cookie), let token = form["csrf"],
       DashboardSession.constantTimeEqual(token, cookie)
     else { throw DashboardError.csrfRefused }
+    // Refused before the key is looked at: a client over the limit learns nothing from trying.
+    if let wait = signInThrottle.retryAfter(client, now: ControlPlaneStore.now()) {
+      var response = try await signInPage(
+        request, error: "Too many failed sign-ins from your address. Try again in \(wait) seconds.",
+        status: .tooManyRequests)
+      response.headers[.retryAfter] = String(wait)
+      return response
+    }
     let refused = "That API key was not accepted. Use an admin or reader key of your tenant."
     guard let key = form.nonEmpty("key"), let principal = try await store.authenticate(key: key) else {
+      signInThrottle.recordFailure(client, now: ControlPlaneStore.now())
       return try await signInPage(request, error: refused, status: .unauthorized)
     }
+    signInThrottle.recordSuccess(client)
     guard principal.role != .authorizer else {
       return try await signInPage(
         request, error: "Authorizer keys cannot sign in to the dashboard. Use an admin or reader key.",

@@ -108,7 +108,7 @@ extension DashboardRoutes {
     }
   }
 
-  func addAgentRoutes(to ui: RouterGroup<BasicRequestContext>) {
+  func addAgentRoutes(to ui: RouterGroup<ControlPlaneRequestContext>) {
     ui.get(
       "/agents",
       use: page { request, _, session in

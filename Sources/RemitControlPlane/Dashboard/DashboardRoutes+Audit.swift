@@ -80,7 +80,7 @@ extension DashboardRoutes {
     var hasAuthorizers: Bool
   }
 
-  func addAuditRoutes(to ui: RouterGroup<BasicRequestContext>) {
+  func addAuditRoutes(to ui: RouterGroup<ControlPlaneRequestContext>) {
     ui.get(
       "/decisions",
       use: page { request, _, session in

@@ -70,7 +70,7 @@ extension DashboardRoutes {
     return [node(root.agent, 0)]
   }
 
-  func addChainRoutes(to ui: RouterGroup<BasicRequestContext>) {
+  func addChainRoutes(to ui: RouterGroup<ControlPlaneRequestContext>) {
     ui.get(
       "/chains",
       use: page { _, _, session in

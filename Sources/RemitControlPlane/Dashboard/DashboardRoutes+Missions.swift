@@ -39,7 +39,7 @@ extension DashboardRoutes {
     var hasProblems: Bool
   }
 
-  func addMissionRoutes(to ui: RouterGroup<BasicRequestContext>) {
+  func addMissionRoutes(to ui: RouterGroup<ControlPlaneRequestContext>) {
     ui.get(
       "/missions",
       use: page { request, _, session in

@@ -27,7 +27,7 @@ extension DashboardRoutes {
     var disabled: Bool
   }
 
-  func addSecretRoutes(to ui: RouterGroup<BasicRequestContext>) {
+  func addSecretRoutes(to ui: RouterGroup<ControlPlaneRequestContext>) {
     ui.get(
       "/secrets",
       use: page { request, _, session in
