@@ -27,6 +27,20 @@ import Testing
     #expect(throws: JSONTape.Failure.self) { try parse(text) }
   }
 
+  /// Found by FuzzJSONBody: JSON's grammar puts no bound on a number, and Foundation refuses one
+  /// that overflows a Double where the tape (which never converts numbers) accepts it. Either is
+  /// valid; the fuzz target's differential allows for it.
+  @Test func numbersOutsideDoublesRangeAreValidSyntax() throws {
+    for text in [
+      "1E400", "-1e99999", "33333333333333333333333333333E33333333733333333333333000000000000000000000000000911468534",
+    ] {
+      let tape = try JSONTape(parsing: Array(text.utf8))
+      #expect(tape.nodes.count == 1)
+      #expect(tape[0].kind == .number)
+      #expect(tape.rawText(0) == text)
+    }
+  }
+
   @Test func rejectsInvalidUTF8() {
     for bytes: [UInt8] in [
       [0x22, 0xC0, 0xAF, 0x22],  // overlong '/'
