@@ -1,0 +1,169 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import RemitEngine
+import Testing
+
+@testable import RemitControlPlane
+
+/// Walks every operation of the OpenAPI document: without a key each `/v1` one is 401, and with
+/// another tenant's admin key none shows or changes anything of tenant `acme`, which holds one of
+/// every resource type. A route added to the document is walked without editing this test.
+@Suite struct RouteWalkTests {
+  struct Operation: CustomStringConvertible {
+    var method: HTTPRequest.Method
+    var path: String
+    var description: String { "\(method) \(path)" }
+  }
+
+  /// The operations of the served document, read from its text: paths at two spaces, methods at four.
+  static var operations: [Operation] {
+    var operations: [Operation] = []
+    var path: String? = nil
+    for line in OpenAPIDocument.yaml.split(separator: "\n") {
+      if line.hasPrefix("  /") {
+        path = String(line.dropFirst(2).dropLast())
+      } else if line.hasPrefix("    "), !line.hasPrefix("     "), let current = path {
+        let word = line.trimmingCharacters(in: .whitespaces).dropLast()
+        if let method = HTTPRequest.Method(String(word).uppercased()),
+          ["GET", "PUT", "POST", "DELETE", "PATCH"].contains(method.rawValue)
+        {
+          operations.append(Operation(method: method, path: current))
+        }
+      } else if !line.hasPrefix(" ") {
+        path = nil
+      }
+    }
+    return operations
+  }
+
+  /// Tenant acme's resources, one of each type, and the names that must never reach another tenant.
+  struct Victim {
+    var admin: IssuedAPIKey
+    var authorizer: IssuedAPIKey
+    var markers: [String]
+
+    func uri(_ path: String) -> String {
+      path.replacingOccurrences(of: "/v1/agents/{id}", with: "/v1/agents/acme-bot")
+        .replacingOccurrences(of: "/v1/missions/{id}", with: "/v1/missions/acme-mission")
+        .replacingOccurrences(of: "/v1/api-keys/{id}", with: "/v1/api-keys/\(authorizer.id)")
+        .replacingOccurrences(of: "/v1/delegations/chains/{id}", with: "/v1/delegations/chains/acme-chain")
+        .replacingOccurrences(of: "{section}", with: "missions")
+        .replacingOccurrences(of: "{instance}", with: "acme-authz")
+        .replacingOccurrences(of: "{name}", with: "acme-secret")
+    }
+  }
+
+  static func makeVictim(_ fixture: ControlPlaneFixture, _ client: any TestClientProtocol) async throws -> Victim {
+    let admin = try await fixture.store.createTenant("acme")
+    func expectSuccess(_ response: TestResponse, _ what: String) {
+      #expect((200..<300).contains(response.status.code), "\(what): \(response.status) \(response.text)")
+    }
+    let agent = try agentJSON("acme-bot", namespace: "agents", serviceAccount: "acme-bot", mission: "acme-mission")
+    expectSuccess(
+      try await client.send(.post, "/v1/missions", key: admin.key, json: #"{"id": "acme-mission"}"#), "mission")
+    expectSuccess(try await client.send(.post, "/v1/agents", key: admin.key, json: agent), "agent")
+    expectSuccess(
+      try await client.send(.put, "/v1/secrets/acme-secret", key: admin.key, json: #"{"value": "acme-value-1"}"#),
+      "secret")
+    let created = try await client.send(.post, "/v1/api-keys", key: admin.key, json: #"{"role": "authorizer"}"#)
+    expectSuccess(created, "api key")
+    let authorizer = try created.decoded(IssuedAPIKey.self)
+    expectSuccess(
+      try await client.send(
+        .put, "/v1/authorizers/acme-authz", key: authorizer.key,
+        json: #"{"policyVersion": "1", "lastSync": null, "remitVersion": "0.1.0"}"#),
+      "authorizer")
+    var event = auditEvent("acme-decision", offset: 1, agent: "acme-bot")
+    event.chainId = "acme-chain"
+    expectSuccess(
+      try await client.send(
+        .post, "/v1/audit/events", key: authorizer.key, json: try auditBatchJSON([event], authorizer: "acme-authz")),
+      "audit")
+    expectSuccess(
+      try await client.send(
+        .post, "/v1/delegations/hops", key: authorizer.key,
+        json: DelegationLedgerTests.hopJSON("acme-chain", "acme-bot", nil)),
+      "hop")
+    return Victim(
+      admin: admin, authorizer: authorizer,
+      markers: [
+        "acme-bot", "acme-mission", "acme-secret", "acme-value-1", "acme-authz", "acme-decision", "acme-chain",
+        authorizer.id, authorizer.key, admin.key,
+      ])
+  }
+
+  /// Everything acme's admin can read, to compare before and after the walk.
+  static func view(of victim: Victim, _ client: any TestClientProtocol) async throws -> [String] {
+    var texts: [String] = []
+    for path in [
+      "/v1/policy", "/v1/agents", "/v1/missions", "/v1/secrets", "/v1/api-keys", "/v1/authorizers",
+      "/v1/audit/events", "/v1/delegations/chains", "/v1/delegations/chains/acme-chain",
+    ] {
+      let response = try await client.send(.get, path, key: victim.admin.key)
+      #expect(response.status == .ok, "\(path): \(response.text)")
+      // Sign-in times and last-use stamps may move; the rest must not.
+      texts.append(
+        response.text.replacingOccurrences(of: #""lastUsed":"[^"]*""#, with: "", options: .regularExpression))
+    }
+    return texts
+  }
+
+  /// A plausible body for each write, so that writes reach the store instead of stopping at validation.
+  static func body(for operation: Operation) throws -> String? {
+    switch (operation.method, operation.path) {
+    case (.post, "/v1/agents"), (.put, "/v1/agents/{id}"):
+      return try agentJSON("acme-bot", namespace: "agents", serviceAccount: "acme-bot")
+    case (.post, "/v1/missions"), (.put, "/v1/missions/{id}"): return #"{"id": "acme-mission"}"#
+    case (.put, "/v1/secrets/{name}"): return #"{"value": "other-tenant-value"}"#
+    case (.put, "/v1/authorizers/{instance}"): return #"{"policyVersion": null, "remitVersion": "0.1.0"}"#
+    case (.post, "/v1/audit/events"):
+      var event = auditEvent("other-decision", offset: 2, agent: "acme-bot")
+      event.chainId = "acme-chain"
+      return try auditBatchJSON([event], authorizer: "acme-authz")
+    case (.post, "/v1/delegations/hops"): return DelegationLedgerTests.hopJSON("acme-chain", "acme-bot", "acme-bot")
+    case (.post, "/v1/api-keys"): return #"{"role": "reader"}"#
+    case (.put, "/v1/policy"): return #"{"apiVersion": "remit/v1", "kind": "Policy"}"#
+    case (.put, "/v1/policy/{section}"): return "[]"
+    default: return operation.method == .get || operation.method == .delete ? nil : "{}"
+    }
+  }
+
+  @Test(arguments: TestBackend.all) func everyRouteNeedsAKeyAndNoneCrossesTenants(_ backend: TestBackend)
+    async throws
+  {
+    let fixture = try await ControlPlaneFixture.make(backend, options: .init(secretsKey: .generate()))
+    let operations = Self.operations
+    #expect(operations.count >= 25, "the document's operations were not all read: \(operations)")
+    try await fixture.withAPI { client in
+      let victim = try await Self.makeVictim(fixture, client)
+      let before = try await Self.view(of: victim, client)
+      let other = fixture.adminKey
+
+      for operation in operations where operation.path.hasPrefix("/v1/") {
+        let uri = victim.uri(operation.path)
+        let anonymous = try await client.send(operation.method, uri, key: nil, json: try Self.body(for: operation))
+        #expect(anonymous.status == .unauthorized, "\(operation) without a key: \(anonymous.status)")
+      }
+      // Reads first, while the other tenant holds nothing that shares acme's names.
+      for operation in operations where operation.method == .get && operation.path.hasPrefix("/v1/") {
+        let response = try await client.send(.get, victim.uri(operation.path), key: other)
+        #expect(response.status.code < 500, "\(operation): \(response.status)")
+        let uri = victim.uri(operation.path)
+        for marker in victim.markers where response.text.contains(marker) && !uri.contains(marker) {
+          Issue.record("\(operation) with another tenant's key shows acme's \(marker): \(response.text)")
+        }
+      }
+      // Then every write, on acme's names, with the other tenant's key.
+      for operation in operations where operation.method != .get && operation.path.hasPrefix("/v1/") {
+        let response = try await client.send(
+          operation.method, victim.uri(operation.path), key: other, json: try Self.body(for: operation))
+        #expect(response.status.code < 500, "\(operation): \(response.status) \(response.text)")
+      }
+      #expect(try await Self.view(of: victim, client) == before, "acme's data changed")
+      // acme's keys still work.
+      #expect(try await client.send(.get, "/v1/agents", key: victim.admin.key).status == .ok)
+      #expect(try await client.send(.get, "/v1/snapshot", key: victim.authorizer.key).status == .ok)
+    }
+  }
+}
