@@ -9,7 +9,11 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO/Fuzz"
 seconds="${1:-60}"
 shift || true
-targets=("${@:-FuzzCheckRequest}")
+if [ "$#" -gt 0 ]; then
+  targets=("$@")
+else
+  targets=(FuzzCheckRequest FuzzJSONBody FuzzWorkloadIdentity FuzzRequestPath FuzzBodyDecoder FuzzDLPScan FuzzPolicyDocument)
+fi
 swift build --sanitize fuzzer --sanitize address 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Write|Linking)' || true
 swift build --sanitize fuzzer --sanitize address >/dev/null
 bin="$(swift build --sanitize fuzzer --sanitize address --show-bin-path)"
@@ -20,13 +24,19 @@ for target in "${targets[@]}"; do
   scratch="$(mktemp -d)"
   cp Corpus/"$name"/* "$scratch"/
   echo "fuzz: $target for ${seconds}s"
-  if ! "$bin/$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+  # The Swift runtime's backtracer and the address sanitizer's report can deadlock on a crash:
+  # the sanitizer's report is the one wanted. The outer timeout is a backstop.
+  if ! SWIFT_BACKTRACE=enable=no LSAN_OPTIONS="suppressions=$REPO/Fuzz/lsan.supp" timeout --kill-after=10 "$((seconds + 120))" \
+      "$bin/$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix=artifacts/ -print_final_stats=1 "$scratch" 2>&1 | tee "/tmp/fuzz-$target.log" \
       | grep -E 'stat::number_of_executed_units|stat::peak_rss_mb|ERROR|==ERROR|Fatal error|SUMMARY|#[0-9]+ *DONE'; then
     :
   fi
   if grep -qE '==ERROR|Fatal error|deadly signal|SUMMARY: libFuzzer' "/tmp/fuzz-$target.log"; then
     echo "fuzz: $target FOUND A CRASH (see Fuzz/artifacts/ and /tmp/fuzz-$target.log)"
+    status=1
+  elif ! grep -q 'stat::number_of_executed_units' "/tmp/fuzz-$target.log"; then
+    echo "fuzz: $target did not finish its run (see /tmp/fuzz-$target.log)"
     status=1
   fi
   rm -rf "$scratch"

@@ -1,0 +1,36 @@
+import RemitEngine
+
+/// Every built-in detector and a custom rule over arbitrary bytes: no crash, no runaway, and
+/// findings that are inside the buffer, in offset order and at most the limit. Scanning the same
+/// bytes again finds the same, and a scan with a smaller limit finds a prefix of what a larger
+/// one does (what lets several scans share one cap).
+let scanner: DLPScanner = {
+  do {
+    let custom = try DLPCustomRule(
+      id: "project-code", keywords: ["PRJ-", "ticket"], pattern: "PRJ-[0-9]{6}", validator: nil)
+    return DLPScanner(builtins: Set(DLPDetector.allCases), custom: [custom])
+  } catch {
+    fatalError("the fuzz target's own custom rule is invalid: \(error)")
+  }
+}()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzDLPScan(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
+  let bytes = Array(UnsafeRawBufferPointer(start: start, count: count))
+  let matches = scanner.scan(bytes, limit: 64)
+  guard matches.count <= 64 else { fatalError("more findings than the limit") }
+  var previous = 0
+  for match in matches {
+    guard match.offset >= 0, match.length > 0, match.offset + match.length <= bytes.count else {
+      fatalError("a finding outside the scanned bytes")
+    }
+    guard match.offset >= previous else { fatalError("findings out of offset order") }
+    previous = match.offset
+  }
+  guard scanner.scan(bytes, limit: 64) == matches else { fatalError("the same bytes scanned twice differ") }
+  let few = scanner.scan(bytes, limit: 2)
+  guard few.count <= 2, few == Array(matches.prefix(few.count)) else {
+    fatalError("a scan with a smaller limit is not a prefix of one with a larger limit")
+  }
+  return 0
+}
