@@ -107,7 +107,8 @@ public struct Authorizer: Sendable {
         HealthService(store: store, readiness: grpcReady),
       ]
     )
-    services.append(GRPCServerService(server: server, readiness: grpcReady, logger: logger))
+    services.append(
+      GRPCServerService(server: server, readiness: grpcReady, drainDelay: configuration.drainDelay, logger: logger))
     if let admin = configuration.adminListen {
       let following: Bool
       if case .controlPlane = configuration.policySource { following = true } else { following = false }
@@ -180,18 +181,37 @@ extension Authorizer {
 }
 
 /// Runs the gRPC server as a service; graceful shutdown turns readiness off first (so Kubernetes
-/// stops routing here), then lets in-flight checks finish.
+/// and health-checking Envoys stop routing here), keeps serving for `drainDelay` while they
+/// notice, then lets in-flight checks finish and stops.
 struct GRPCServerService<Transport: ServerTransport>: Service {
   let server: GRPCServer<Transport>
   let readiness: ReadinessFlag
+  let drainDelay: Duration
   let logger: Logger
 
   func run() async throws {
-    try await withGracefulShutdownHandler {
-      try await server.serve()
-    } onGracefulShutdown: {
-      readiness.beginDraining()
-      server.beginGracefulShutdown()
+    try await withThrowingTaskGroup(of: Bool.self) { group in
+      group.addTask {
+        try await server.serve()
+        return true
+      }
+      group.addTask {
+        // Cancelled when serving ended on its own (an error): then there is nothing to drain.
+        do { try await gracefulShutdown() } catch { return false }
+        readiness.beginDraining()
+        if drainDelay > .zero {
+          logger.info(
+            "shutting down: health is NOT_SERVING; still answering checks while callers notice",
+            metadata: ["drain_delay": "\(drainDelay)"])
+          try? await Task.sleep(for: drainDelay)
+        }
+        server.beginGracefulShutdown()
+        return false
+      }
+      // Serving ends after the shutdown task asked it to, or on its own with an error (rethrown).
+      while let servingEnded = try await group.next() {
+        if servingEnded { group.cancelAll() }
+      }
     }
   }
 }

@@ -59,6 +59,11 @@ public struct AuthorizerConfiguration: Sendable {
   /// the policy compile freed and the code pages only startup touched handed back (about 30 MiB
   /// less resident with 10,000 agents). Code pages come back from the page cache if they run again.
   public var compactMemory = true
+  /// How long the gRPC listener keeps serving after SIGTERM, with health already NOT_SERVING and
+  /// `/readyz` down, before it stops taking calls. In a mesh, Envoys learn that an endpoint went
+  /// away a moment after the pod is told to stop; without the delay, checks sent in that moment are
+  /// refused and Envoy fails them closed. Zero stops at once (local runs); the chart sets 5 s.
+  public var drainDelay: Duration = .zero
 
   public init(
     policyFile: String,

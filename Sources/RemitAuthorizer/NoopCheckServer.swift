@@ -40,7 +40,7 @@ public struct NoopCheckServer: Sendable {
     let group = ServiceGroup(
       configuration: .init(
         services: [
-          .init(service: GRPCServerService(server: server, readiness: readiness, logger: logger)),
+          .init(service: GRPCServerService(server: server, readiness: readiness, drainDelay: .zero, logger: logger)),
           .init(service: report),
         ],
         gracefulShutdownSignals: [.sigterm, .sigint],

@@ -102,6 +102,13 @@ struct ServeCommand: AsyncParsableCommand {
   var ledgerTimeoutMilliseconds: Int?
 
   @Option(
+    name: .customLong("drain-delay"),
+    help:
+      "Seconds to keep answering checks after SIGTERM, with health already NOT_SERVING, while Envoys notice (0 to 120, default 0; the chart sets 5). [REMIT_DRAIN_DELAY]"
+  )
+  var drainDelaySeconds: Int?
+
+  @Option(
     name: .customLong("log-level"), help: "trace, debug, info, warning or error (default info). [REMIT_LOG_LEVEL]")
   var logLevel: String?
 
@@ -120,6 +127,7 @@ struct ServeCommand: AsyncParsableCommand {
       )
       configuration.instanceID = environmentFallback(instanceID, "REMIT_INSTANCE_ID") ?? hostName()
       configuration.staticSecrets = try staticSecrets()
+      configuration.drainDelay = try drainDelay()
       try configuration.validate()
     } catch {
       printError("remit serve: \(error)")
@@ -215,6 +223,16 @@ struct ServeCommand: AsyncParsableCommand {
       sources[name] = source
     }
     return sources
+  }
+
+  func drainDelay() throws -> Duration {
+    guard let text = drainDelaySeconds.map(String.init) ?? environmentFallback(nil, "REMIT_DRAIN_DELAY") else {
+      return .zero
+    }
+    guard let seconds = Int(text.trimmingCharacters(in: .whitespaces)), (0...120).contains(seconds) else {
+      throw ConfigurationError(code: "drain_delay_invalid", message: "the drain delay must be 0 to 120 seconds")
+    }
+    return .seconds(seconds)
   }
 
   func ledgerTimeout() throws -> Duration {

@@ -68,6 +68,12 @@ import Testing
     #expect(await exitCode(["check", "--policy", Self.examplePolicy, "--request", "/nonexistent"]) == 2)
   }
 
+  @Test func serveRefusesADrainDelayOutOfRange() async {
+    for delay in ["-1", "121", "soon"] {
+      #expect(await exitCode(["serve", "--policy", Self.examplePolicy, "--drain-delay", delay]) != 0, "\(delay)")
+    }
+  }
+
   @Test func serveRefusesPlaintextOffLoopback() async {
     // Refused before anything binds: exit code 2 and a message naming the rule.
     #expect(await exitCode(["serve", "--policy", Self.examplePolicy, "--listen", "0.0.0.0:19191"]) == 2)

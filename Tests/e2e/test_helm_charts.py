@@ -441,6 +441,10 @@ def test_authz_grpc_port_and_tls(authz_default):
     assert env["REMIT_TLS_KEY"]["value"] == "/etc/remit/tls/tls.key"
     assert env["REMIT_TLS_CLIENT_CA"]["value"] == "/etc/remit/client-ca/ca.crt"
     assert env["REMIT_INSTANCE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    # Keeps answering 5 s after SIGTERM while Envoys notice (docs/operations.md, "Drain delay"),
+    # well inside the grace period.
+    assert env["REMIT_DRAIN_DELAY"]["value"] == "5"
+    assert pod_spec(objs)["terminationGracePeriodSeconds"] > 5
 
 
 def test_authz_probes_and_metrics(authz_default):
@@ -803,7 +807,7 @@ def test_every_environment_variable_is_one_remit_reads():
     assert used >= {"REMIT_LISTEN", "REMIT_ADMIN_LISTEN", "REMIT_POLICY", "REMIT_CONTROL_PLANE",
                     "REMIT_API_KEY_FILE", "REMIT_STATE_DIR", "REMIT_INSTANCE_ID", "REMIT_DATABASE",
                     "REMIT_CONTROL_PLANE_LISTEN", "REMIT_SECRETS_KEY_FILE", "REMIT_BOOTSTRAP_ADMIN_KEY",
-                    "REMIT_SECRETS", "REMIT_LEDGER_TIMEOUT_MS"}
+                    "REMIT_SECRETS", "REMIT_LEDGER_TIMEOUT_MS", "REMIT_DRAIN_DELAY"}
     unknown = {name for name in used if f'"{name}"' not in sources} - PENDING_ENV
     assert unknown == set(), f"environment variables no Remit source reads: {sorted(unknown)}"
 
