@@ -2,7 +2,8 @@
 # Runs the control plane's store and API suite against a real PostgreSQL as well as SQLite.
 # Starts a private cluster (Debian `postgresql`) on a loopback port in a temporary directory,
 # points REMIT_TEST_POSTGRES_URL at it, runs the tests, then the multi-process delegation test
-# (scripts/test-delegation-multiprocess.py: two control planes on one database), and removes the cluster.
+# (scripts/test-delegation-multiprocess.py: two control planes on one database), the restart test
+# (scripts/test-postgres-restart.py: the server restarted under load), and removes the cluster.
 # Usage: scripts/test-control-plane-postgres.sh [extra swift test arguments]
 set -euo pipefail
 
@@ -41,4 +42,10 @@ swift test --filter RemitControlPlaneTests "$@" || status=$?
 "$PG_BIN/createdb" -h 127.0.0.1 -p "$PORT" -U remit remit_multiprocess
 python3 scripts/test-delegation-multiprocess.py \
   "postgres://remit@127.0.0.1:$PORT/remit_multiprocess?sslmode=disable" || status=1
+
+# The server restarted under a control plane with writes in flight: it answers 503 meanwhile,
+# reconnects, and loses no acknowledged write.
+"$PG_BIN/createdb" -h 127.0.0.1 -p "$PORT" -U remit remit_restart
+python3 scripts/test-postgres-restart.py "postgres://remit@127.0.0.1:$PORT/remit_restart?sslmode=disable" \
+  "${RUN[@]}" "$PG_BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -m fast -w restart || status=1
 exit "$status"

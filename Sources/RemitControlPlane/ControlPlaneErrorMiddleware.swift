@@ -11,6 +11,12 @@ struct ControlPlaneErrorMiddleware<Context: RequestContext>: RouterMiddleware {
       return try await next(request, context)
     } catch let error as any HTTPResponseError {
       throw error
+    } catch let error as DatabaseUnavailableError {
+      context.logger.error(
+        "request failed: database unavailable", metadata: ["reason": "\(error.reason)", "path": "\(request.uri.path)"])
+      throw ControlPlaneError(
+        status: .serviceUnavailable, code: "database_unavailable",
+        message: "the control plane's database is not reachable; retry shortly")
     } catch {
       context.logger.error(
         "request failed",
