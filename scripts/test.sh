@@ -8,7 +8,7 @@
 #   4. runs the end-to-end suite through real Envoy sidecars against the `remit` binary,
 #   5. builds the benchmark package (release) and runs every benchmark for a few iterations,
 #   6. runs each libFuzzer target for 15 s (scripts/fuzz.sh) and the memory, gRPC, Envoy and
-#      propagation benchmarks in smoke form.
+#      propagation benchmarks in smoke form, and a 30 s soak through Envoy (scripts/soak.py).
 # Exit code is non-zero if anything failed. Set REMIT_SKIP_E2E=1 to run only the Swift suites
 # while developing (CI never sets it).
 set -euo pipefail
@@ -126,6 +126,16 @@ if [ "${REMIT_SKIP_E2E:-0}" != 1 ]; then
   set -e
   tail -n 3 /tmp/remit-bench-propagation.log
   [ "$propagation_status" -eq 0 ] || failures+=("propagation benchmark smoke (see /tmp/remit-bench-propagation.log)")
+
+  step "soak through Envoy (short: 30 s at 0.7 of saturation, debug build; the full run: scripts/soak.sh)"
+  # Unlike the smoke runs above this one judges: zero failed checks, flat memory, no fd growth.
+  set +e
+  REMIT_BIN="$REPO/.build/debug/remit" "${REMIT_E2E_VENV:-$REPO/.venv}/bin/python" scripts/soak.py --seconds 30 \
+    > /tmp/remit-soak.log 2>&1
+  soak_status=$?
+  set -e
+  tail -n 4 /tmp/remit-soak.log
+  [ "$soak_status" -eq 0 ] || failures+=("soak (see /tmp/remit-soak.log)")
 fi
 
 passed=$(( swift_total - swift_failed + ${e2e_passed:-0} ))
