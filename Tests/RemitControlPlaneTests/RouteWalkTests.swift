@@ -48,7 +48,7 @@ import Testing
         .replacingOccurrences(of: "/v1/missions/{id}", with: "/v1/missions/acme-mission")
         .replacingOccurrences(of: "/v1/api-keys/{id}", with: "/v1/api-keys/\(authorizer.id)")
         .replacingOccurrences(of: "/v1/delegations/chains/{id}", with: "/v1/delegations/chains/acme-chain")
-        .replacingOccurrences(of: "{section}", with: "missions")
+        .replacingOccurrences(of: "{section}", with: "dlp")
         .replacingOccurrences(of: "{instance}", with: "acme-authz")
         .replacingOccurrences(of: "{name}", with: "acme-secret")
     }
@@ -124,7 +124,7 @@ import Testing
     case (.post, "/v1/delegations/hops"): return DelegationLedgerTests.hopJSON("acme-chain", "acme-bot", "acme-bot")
     case (.post, "/v1/api-keys"): return #"{"role": "reader"}"#
     case (.put, "/v1/policy"): return #"{"apiVersion": "remit/v1", "kind": "Policy"}"#
-    case (.put, "/v1/policy/{section}"): return "[]"
+    case (.put, "/v1/policy/{section}"): return #"{"detectors": {"email": "log"}}"#
     default: return operation.method == .get || operation.method == .delete ? nil : "{}"
     }
   }
@@ -164,6 +164,29 @@ import Testing
       // acme's keys still work.
       #expect(try await client.send(.get, "/v1/agents", key: victim.admin.key).status == .ok)
       #expect(try await client.send(.get, "/v1/snapshot", key: victim.authorizer.key).status == .ok)
+    }
+  }
+
+  /// Every operation that reads a body refuses one larger than its limit (the largest limit is the
+  /// whole policy document's, 64 MiB) with 413 before reading on, and the server stays up.
+  @Test func everyWriteRefusesABodyOverItsLimit() async throws {
+    let fixture = try await ControlPlaneFixture.make(.sqlite, options: .init(secretsKey: .generate()))
+    let huge = ByteBuffer(repeating: UInt8(ascii: " "), count: PolicyDocument.maximumDocumentBytes + 1)
+    let writes = Self.operations.filter { [.post, .put, .patch].contains($0.method) && $0.path.hasPrefix("/v1/") }
+    #expect(writes.count >= 10, "\(writes)")
+    try await fixture.withAPI { client in
+      let victim = try await Self.makeVictim(fixture, client)
+      for operation in writes {
+        var headers = HTTPFields()
+        headers[.authorization] =
+          "Bearer \(operation.path.contains("audit") || operation.path.contains("hops") || operation.path.contains("authorizers/") ? victim.authorizer.key : victim.admin.key)"
+        headers[.contentType] = "application/json"
+        let response = try await client.executeRequest(
+          uri: victim.uri(operation.path), method: operation.method, headers: headers, body: huge)
+        #expect(response.status == .contentTooLarge, "\(operation): \(response.status) \(response.text.prefix(200))")
+        #expect(response.errorBody?.error.code == "body_too_large", "\(operation)")
+      }
+      #expect(try await client.send(.get, "/v1/agents", key: victim.admin.key).status == .ok)
     }
   }
 }
