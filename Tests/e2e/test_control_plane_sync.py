@@ -177,3 +177,64 @@ def _admin_up(remit) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_the_control_plane_killed_and_restarted_under_load_fails_no_check_and_loses_no_event(
+        topo, control_plane, following):
+    """Load through the sidecar while the control plane is SIGKILLed and started again: every
+    allowed call stays allowed, every denied one denied, and every decision made (before, during
+    and after the outage) reaches the audit log once."""
+    import os
+    import signal
+    import threading
+
+    results, lock, running = [], threading.Lock(), threading.Event()
+
+    def load(tool: str):
+        index = 0
+        while running.is_set():
+            index += 1
+            r = _call(topo, tool, id=index)
+            with lock:
+                results.append((tool, r.status, r.reason, r.decision_id))
+
+    since = following.mark()
+    running.set()
+    threads = [threading.Thread(target=load, args=(tool,), daemon=True)
+               for tool in ("get_stock", "get_stock", "delete_inventory")]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.0)
+        os.killpg(control_plane.process.proc.pid, signal.SIGKILL)
+        control_plane.process.proc.wait(timeout=5)
+        time.sleep(2.0)
+        control_plane.start()
+        time.sleep(1.5)
+    finally:
+        running.clear()
+        for thread in threads:
+            thread.join(timeout=15)
+
+    assert len(results) > 30, f"only {len(results)} calls were made"
+    wrong = [r for r in results if (r[0] == "get_stock") != (r[1] == 200)]
+    assert wrong == [], f"{len(wrong)} calls got the wrong answer: {wrong[:5]}"
+    assert all(r[2] == "scope_tool_denied" for r in results if r[0] == "delete_inventory")
+    # The authorizer's own log names every decision it made; the audit log must hold each.
+    ids = {d["decision_id"] for d in following.decisions(since)}
+    assert len(ids) >= len(results), f"{len(results)} calls but {len(ids)} decisions logged"
+
+    def delivered():
+        seen, cursor = [], None
+        while True:
+            path = "/v1/audit/events?agent=checkout-bot&limit=500" + (f"&cursor={cursor}" if cursor else "")
+            _, _, page = control_plane.api("GET", path)
+            seen += [event["decisionId"] for event in page["events"]]
+            cursor = page.get("nextCursor")
+            if not cursor:
+                break
+        return seen if ids <= set(seen) else None
+
+    seen = wait_until(delivered, 30, interval=0.5, what="every decision of the run in /v1/audit/events")
+    mine = [i for i in seen if i in ids]
+    assert len(mine) == len(set(mine)), "a decision was stored twice"
