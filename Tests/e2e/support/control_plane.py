@@ -142,6 +142,8 @@ class FollowingRemit(Remit):
         self.state_dir = self.workdir / "state"
         self.instance_id = instance_id
         self.runs = 0
+        # Put in front of the command, e.g. to run it in a mount namespace (test_audit_disk_full.py).
+        self.launcher: list = []
 
     def start_following(self, timeout: float = 30.0) -> "FollowingRemit":
         from .procs import free_port as _free_port
@@ -157,7 +159,7 @@ class FollowingRemit(Remit):
             "--listen", f"127.0.0.1:{self.grpc_port}",
             "--admin-listen", f"127.0.0.1:{self.admin_port}",
         ]
-        self.process = ManagedProcess(f"{self.name}-{self.runs}", argv, self.workdir).start()
+        self.process = ManagedProcess(f"{self.name}-{self.runs}", [*self.launcher, *argv], self.workdir).start()
 
         def serving():
             if not self.process.alive():
