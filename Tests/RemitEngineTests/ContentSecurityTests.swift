@@ -227,4 +227,22 @@ import Testing
     #expect(decision.verdict == .allow)
     #expect(decision.findings.count == DecisionEngine.Configuration().maximumFindings)
   }
+
+  /// Found by FuzzDLPScan: the scan keeps at most 64 findings, and a body of log-only findings
+  /// (e-mail addresses) filled the cap before a card number further on was reached, so the card
+  /// was allowed. Now a capped scan with no blocking finding is followed by one with only the
+  /// blocking and redacting detectors.
+  @Test func aFloodOfLoggedFindingsDoesNotHideABlockedOne() {
+    let emails = (0..<100).map { "\"e\($0)\":\"user\($0)@example.com\"" }.joined(separator: ",")
+    let card = decide(Self.call("get_stock", arguments: #"{\#(emails),"card":"4111111111111111"}"#))
+    #expect(card.reason == .dlpBlock)
+    #expect(card.findings.contains("dlp_block:credit_card@$.params.arguments.card"))
+    // Spelled with an escape, so only the decoded-string pass can see it.
+    let escaped = decide(Self.call("get_stock", arguments: #"{\#(emails),"card":"\u0034111111111111111"}"#))
+    #expect(escaped.reason == .dlpBlock)
+    let redact = decide(Self.call("get_stock", arguments: #"{\#(emails),"ssn":"536-22-8419"}"#))
+    #expect(redact.reason == .dlpRedact)
+    let custom = decide(Self.call("get_stock", arguments: #"{\#(emails),"code":"PRJ-123456"}"#))
+    #expect(custom.reason == .dlpBlock)
+  }
 }

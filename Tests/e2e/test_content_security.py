@@ -196,3 +196,12 @@ def test_escaped_json_does_not_hide_a_card(topo, content_remit):
            '"arguments":{"card":"' + escaped + '"}}}').encode()
     resp = clients.mcp_post(topo.agent_port("checkout-bot"), raw)
     assert_denied(resp, "dlp_block", topo.upstream, jsonrpc_id=54)
+
+
+def test_a_flood_of_logged_emails_does_not_hide_a_card(topo, content_remit):
+    # More log findings than the scan keeps (64), then a card: still blocked (found by FuzzDLPScan).
+    arguments = {f"e{i}": f"user{i}@example.com" for i in range(100)}
+    arguments["card"] = CARD
+    resp, _ = _call(topo, "get_stock", arguments, id=43)
+    assert_denied(resp, "dlp_block", topo.upstream, jsonrpc_id=43)
+    _assert_no_secret_in_log(content_remit, CARD)

@@ -109,7 +109,9 @@ public struct DLPScanner: Sendable {
 
   /// Appends the matches in `bytes` to `matches` in offset order, stopping once `matches` holds
   /// `limit` entries in total (so one array can collect the findings of several scans under one
-  /// cap). Built-in matches never overlap each other; a specific detector wins over
+  /// cap). Under the cap the kept matches are the first found, not necessarily the first by
+  /// offset: a custom rule's window reaches ahead of the scan. So a capped scan says nothing about
+  /// the bytes after it; the engine rescans with its blocking detectors alone. Built-in matches never overlap each other; a specific detector wins over
   /// `generic_secret` for the same bytes. Custom rule matches may overlap built-in ones. Never
   /// throws, allocates nothing for clean bytes.
   public func scan(_ bytes: UnsafeBufferPointer<UInt8>, into matches: inout [DLPMatch], limit: Int) {

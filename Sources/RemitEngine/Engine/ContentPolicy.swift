@@ -5,6 +5,10 @@ struct ContentPolicy: Sendable {
   let injection: InjectionAction?
   let injectionDetector = InjectionDetector()
   let dlp: DLPScanner?
+  /// Only the detectors that block or redact, when some others only log: a body with more
+  /// log findings than the scan keeps (64) is scanned again with these, so a flood of e-mail
+  /// addresses cannot push a card number past the cap. Nil when every detector enforces.
+  let dlpEnforcing: DLPScanner?
   /// Detector id (built-in or custom) → action.
   let dlpActions: [String: DLPAction]
   /// AIBOM components whose `to` is an exact workload, by workload; the others in order.
@@ -20,6 +24,8 @@ struct ContentPolicy: Sendable {
     injection = document.threatIntel?.injection
 
     (dlp, dlpActions) = DLPScanner.compile(document.dlp)
+    dlpEnforcing =
+      dlpActions.values.contains(.log) ? DLPScanner.compile(document.dlp, only: [.block, .redact]).scanner : nil
 
     var exact: [String: [CompiledComponent]] = [:]
     var patterns: [CompiledComponent] = []
@@ -76,16 +82,19 @@ final class CompiledComponent: Sendable {
 extension DLPScanner {
   /// The scanner and the action of each detector id for a policy's `dlp` section; no scanner
   /// when the section enables nothing.
-  public static func compile(_ dlp: PolicyDocument.DLP?) -> (scanner: DLPScanner?, actions: [String: DLPAction]) {
+  /// `only`: just the detectors with one of these actions (nil: all).
+  public static func compile(_ dlp: PolicyDocument.DLP?, only: Set<DLPAction>? = nil) -> (
+    scanner: DLPScanner?, actions: [String: DLPAction]
+  ) {
     var actions: [String: DLPAction] = [:]
     var builtins: Set<DLPDetector> = []
     for (id, action) in dlp?.detectors ?? [:] {
-      guard let detector = DLPDetector(rawValue: id) else { continue }
+      guard let detector = DLPDetector(rawValue: id), only?.contains(action) ?? true else { continue }
       builtins.insert(detector)
       actions[id] = action
     }
     var rules: [DLPCustomRule] = []
-    for custom in dlp?.custom ?? [] {
+    for custom in dlp?.custom ?? [] where only?.contains(custom.action) ?? true {
       // Validation has compiled every rule already; one that fails here is skipped, never trapped on.
       guard
         let rule = try? DLPCustomRule(

@@ -79,14 +79,19 @@ extension DecisionEngine {
 
     // 7. DLP on the body (and on JSON strings once their escapes are decoded).
     if let scanner = content.dlp, !body.isEmpty {
-      let hits = dlpHits(scanner, body: body, tape: run.tape, limit: 64)
+      let (hits, capped) = dlpHits(scanner, body: body, tape: run.tape, limit: 64)
       var strongest: (action: DLPAction, finding: String)?
-      for hit in hits {
+      func weigh(_ hit: DLPHit, logging: Bool) {
         let action = content.dlpActions[hit.detector] ?? .block
         let finding = "dlp_\(action.rawValue):\(hit.detector)@\(hit.location)"
-        if action == .log { run.addFinding(finding, limit: configuration.maximumFindings) }
+        if action == .log, logging { run.addFinding(finding, limit: configuration.maximumFindings) }
         if action == .block, strongest?.action != .block { strongest = (action, finding) }
         if action == .redact, strongest == nil { strongest = (action, finding) }
+      }
+      for hit in hits { weigh(hit, logging: true) }
+      // The scan stopped at its cap with only log findings: what blocks may lie beyond it.
+      if strongest == nil, capped, let enforcing = content.dlpEnforcing {
+        for hit in dlpHits(enforcing, body: body, tape: run.tape, limit: 64).hits { weigh(hit, logging: false) }
       }
       if let strongest {
         run.addFinding(strongest.finding, limit: configuration.maximumFindings + 1)
@@ -245,9 +250,11 @@ extension DecisionEngine {
 
   /// One pass over the whole body, then the decoded text of every JSON string that had escapes
   /// (so `\u0034111…` cannot hide a card number). Hits are deduplicated by detector and location.
-  func dlpHits(_ scanner: DLPScanner, body: [UInt8], tape: JSONTape?, limit: Int) -> [DLPHit] {
+  /// `capped`: the scan stopped at `limit` matches, so there may be more.
+  func dlpHits(_ scanner: DLPScanner, body: [UInt8], tape: JSONTape?, limit: Int) -> (hits: [DLPHit], capped: Bool) {
     var matches: [DLPMatch] = []
     body.withUnsafeBufferPointer { scanner.scan($0, into: &matches, limit: limit) }
+    if matches.count >= limit { return (Self.uniqueHits(matches, tape: tape), true) }
     var hits: [DLPHit] = []
     var seen: Set<String> = []
     func add(_ detector: String, _ location: String) {
@@ -257,7 +264,7 @@ extension DecisionEngine {
       let location = tape.flatMap { tape in tape.node(containing: match.offset).map { tape.location(of: $0) } }
       add(match.detector, location ?? "body@\(match.offset)")
     }
-    guard let tape, hits.count < limit else { return hits }
+    guard let tape, hits.count < limit else { return (hits, hits.count >= limit) }
     var decodedMatches: [DLPMatch] = []
     Self.forEachString(in: tape, ranges: [0..<tape.nodes.count]) { index, text in
       guard tape[index].escaped else { return true }
@@ -268,6 +275,18 @@ extension DecisionEngine {
         for match in decodedMatches { add(match.detector, location) }
       }
       return hits.count < limit
+    }
+    return (hits, hits.count >= limit)
+  }
+
+  static func uniqueHits(_ matches: [DLPMatch], tape: JSONTape?) -> [DLPHit] {
+    var hits: [DLPHit] = []
+    var seen: Set<String> = []
+    for match in matches {
+      let location = tape.flatMap { tape in tape.node(containing: match.offset).map { tape.location(of: $0) } }
+      if seen.insert("\(match.detector)@\(location ?? "body@\(match.offset)")").inserted {
+        hits.append(DLPHit(detector: match.detector, location: location ?? "body@\(match.offset)"))
+      }
     }
     return hits
   }
