@@ -48,12 +48,40 @@ struct ControlPlaneCommand: AsyncParsableCommand {
   )
   var dashboardSecureCookies = false
 
+  @Option(
+    name: .customLong("dashboard-sign-in-failures"),
+    help:
+      "Failed dashboard sign-ins one client address may make per window before it gets 429 (1 to 1000, default 10). [REMIT_DASHBOARD_SIGN_IN_FAILURES]"
+  )
+  var signInFailures: Int?
+
+  @Option(
+    name: .customLong("dashboard-sign-in-window"),
+    help: "The sign-in throttle's window in seconds (10 to 86400, default 300). [REMIT_DASHBOARD_SIGN_IN_WINDOW]"
+  )
+  var signInWindow: Int?
+
+  /// The sign-in throttle's settings from flags or the environment; nil leaves the default.
+  func signInSetting(_ flag: Int?, _ variable: String, _ range: ClosedRange<Int>) throws -> Int? {
+    guard let text = flag.map(String.init) ?? environmentFallback(nil, variable) else { return nil }
+    guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+      throw ConfigurationError(
+        code: "dashboard_sign_in_throttle_invalid",
+        message: "\(variable) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+    }
+    return value
+  }
+
   func run() async throws {
     try ConfigurationFile.load(config)
     let level = try parseLogLevel(environmentFallback(logLevel, "REMIT_LOG_LEVEL") ?? "info")
     let address: ListenAddress
     let location: DatabaseLocation
+    let failures: Int?
+    let window: Int?
     do {
+      failures = try signInSetting(signInFailures, "REMIT_DASHBOARD_SIGN_IN_FAILURES", 1...1000)
+      window = try signInSetting(signInWindow, "REMIT_DASHBOARD_SIGN_IN_WINDOW", 10...86_400)
       address = try ListenAddress(
         parsing: environmentFallback(listen, "REMIT_CONTROL_PLANE_LISTEN") ?? "127.0.0.1:8080")
       location = try DatabaseLocation(
@@ -75,6 +103,8 @@ struct ControlPlaneCommand: AsyncParsableCommand {
     let secureFromEnvironment = environmentFallback(nil, "REMIT_DASHBOARD_SECURE_COOKIES")?.lowercased()
     controlPlane.dashboard.secureCookies =
       dashboardSecureCookies || ["1", "true", "yes"].contains(secureFromEnvironment ?? "")
+    if let failures { controlPlane.dashboard.signInFailureLimit = failures }
+    if let window { controlPlane.dashboard.signInWindow = Int64(window) }
     do {
       try await controlPlane.run(announce: { issued in
         printError("remit control-plane: created tenant default; admin API key (shown once, only its hash is stored):")

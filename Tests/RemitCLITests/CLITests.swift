@@ -74,6 +74,12 @@ import Testing
     }
   }
 
+  @Test func controlPlaneRefusesASignInThrottleOutOfRange() async {
+    for arguments in [["--dashboard-sign-in-failures", "0"], ["--dashboard-sign-in-window", "5"]] {
+      #expect(await exitCode(["control-plane", "--database", "sqlite::memory:"] + arguments) == 2, "\(arguments)")
+    }
+  }
+
   @Test func serveRefusesPlaintextOffLoopback() async {
     // Refused before anything binds: exit code 2 and a message naming the rule.
     #expect(await exitCode(["serve", "--policy", Self.examplePolicy, "--listen", "0.0.0.0:19191"]) == 2)
