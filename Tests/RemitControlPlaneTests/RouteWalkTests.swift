@@ -167,6 +167,73 @@ import Testing
     }
   }
 
+  /// Which keys besides admin's may call each operation, written out from SPEC and docs (not read
+  /// from the router): readers read, except key listings and secrets; authorizers fetch their
+  /// snapshot and sealed secrets and report audit events, their own status and delegation hops.
+  static let nonAdminAccess: [String: Set<APIKeyRole>] = [
+    "GET /v1/agents": [.reader], "POST /v1/agents": [],
+    "GET /v1/agents/{id}": [.reader], "PUT /v1/agents/{id}": [], "DELETE /v1/agents/{id}": [],
+    "GET /v1/missions": [.reader], "POST /v1/missions": [],
+    "GET /v1/missions/{id}": [.reader], "PUT /v1/missions/{id}": [], "DELETE /v1/missions/{id}": [],
+    "GET /v1/policy": [.reader], "PUT /v1/policy": [],
+    "GET /v1/policy/{section}": [.reader], "PUT /v1/policy/{section}": [],
+    "GET /v1/snapshot": [.reader, .authorizer],
+    "POST /v1/audit/events": [.authorizer], "GET /v1/audit/events": [.reader],
+    "GET /v1/authorizers": [.reader], "PUT /v1/authorizers/{instance}": [.authorizer],
+    "GET /v1/authorizers/{instance}/secrets": [.authorizer],
+    "POST /v1/delegations/hops": [.authorizer],
+    "GET /v1/delegations/chains": [.reader], "GET /v1/delegations/chains/{id}": [.reader],
+    "GET /v1/api-keys": [], "POST /v1/api-keys": [], "DELETE /v1/api-keys/{id}": [],
+    "GET /v1/secrets": [], "PUT /v1/secrets/{name}": [], "DELETE /v1/secrets/{name}": [],
+  ]
+
+  /// A reader key and an authorizer key walk every operation of the document: 403 `forbidden`
+  /// wherever the table above does not list their role, and never 401 or 403 where it does.
+  /// Then acme's admin walks them all (deletes last), and is refused nowhere.
+  @Test(arguments: TestBackend.all) func everyRouteRefusesTheRolesItDoesNotAllow(_ backend: TestBackend)
+    async throws
+  {
+    let fixture = try await ControlPlaneFixture.make(backend, options: .init(secretsKey: .generate()))
+    let operations = Self.operations.filter { $0.path.hasPrefix("/v1/") }
+    #expect(
+      Set(operations.map(\.description)) == Set(Self.nonAdminAccess.keys),
+      "the role table and the document's operations differ: add the new operation's rule to the table")
+    try await fixture.withAPI { client in
+      let victim = try await Self.makeVictim(fixture, client)
+      let created = try await client.send(.post, "/v1/api-keys", key: victim.admin.key, json: #"{"role": "reader"}"#)
+      #expect(created.status == .created, "\(created.text)")
+      let reader = try created.decoded(IssuedAPIKey.self)
+      var allowed: [APIKeyRole: Int] = [:]
+      var refused: [APIKeyRole: Int] = [:]
+      for (role, key) in [(APIKeyRole.reader, reader.key), (.authorizer, victim.authorizer.key)] {
+        for operation in operations {
+          let response = try await client.send(
+            operation.method, victim.uri(operation.path), key: key, json: try Self.body(for: operation))
+          if Self.nonAdminAccess[operation.description]?.contains(role) == true {
+            allowed[role, default: 0] += 1
+            #expect(
+              response.status != .forbidden && response.status != .unauthorized && response.status.code < 500,
+              "\(role) on \(operation), which it may call: \(response.status) \(response.text)")
+          } else {
+            refused[role, default: 0] += 1
+            #expect(response.status == .forbidden, "\(role) on \(operation): \(response.status) \(response.text)")
+            #expect(response.errorBody?.error.code == "forbidden", "\(role) on \(operation): \(response.text)")
+          }
+        }
+      }
+      // The table is not empty on either side for either role.
+      #expect(allowed[.reader] == 11 && refused[.reader] == operations.count - 11, "\(allowed) \(refused)")
+      #expect(allowed[.authorizer] == 5 && refused[.authorizer] == operations.count - 5, "\(allowed) \(refused)")
+      for operation in operations.sorted(by: { $0.method != .delete && $1.method == .delete }) {
+        let response = try await client.send(
+          operation.method, victim.uri(operation.path), key: victim.admin.key, json: try Self.body(for: operation))
+        #expect(
+          response.status != .forbidden && response.status != .unauthorized && response.status.code < 500,
+          "admin on \(operation): \(response.status) \(response.text)")
+      }
+    }
+  }
+
   /// Every operation that reads a body refuses one larger than its limit (the largest limit is the
   /// whole policy document's, 64 MiB) with 413 before reading on, and the server stays up.
   @Test func everyWriteRefusesABodyOverItsLimit() async throws {
