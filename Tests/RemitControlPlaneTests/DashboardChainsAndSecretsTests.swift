@@ -113,4 +113,42 @@ import Testing
       #expect(refused.text.contains("--secrets-key-file"))
     }
   }
+
+  /// Another tenant's admin session sees none of acme's chains or secrets, and its forms change
+  /// only its own tenant's secrets, even under acme's names.
+  @Test func anotherTenantsSessionSeesAndChangesNoneOfAcmesChainsAndSecrets() async throws {
+    let fixture = try await ControlPlaneFixture.make(options: .init(secretsKey: .generate()))
+    let store = fixture.store
+    _ = try await store.createTenant("acme")
+    _ = try await store.recordHop(
+      tenant: "acme",
+      .init(chainId: "acme-chain", caller: "acme-planner", callee: "acme-worker", maxDepth: 4, ttlSeconds: 600))
+    try await store.putSecret(tenant: "acme", name: "acme-secret", value: "acme-value-1")
+    try await fixture.withDashboard { client in
+      let browser = DashboardBrowser(client)
+      _ = try await browser.signIn(fixture.adminKey)
+      let chains = try await browser.get("/ui/chains")
+      #expect(chains.status == .ok)
+      let chain = try await browser.get("/ui/chains/acme-chain")
+      #expect(chain.status == .notFound)
+      let secrets = try await browser.get("/ui/secrets")
+      #expect(secrets.status == .ok)
+      for page in [chains, chain, secrets] {
+        for marker in ["acme-planner", "acme-worker", "acme-secret", "acme-value-1"] {
+          #expect(!page.text.contains(marker), "\(marker) shown to tenant default")
+        }
+      }
+      #expect(!chains.text.contains("acme-chain"))
+      let csrf = try #require(DashboardBrowser.csrf(in: secrets.text))
+      #expect(try await browser.post("/ui/secrets/acme-secret/delete", [("csrf", csrf)]).status == .notFound)
+      let saved = try await browser.post(
+        "/ui/secrets", [("csrf", csrf), ("name", "acme-secret"), ("value", "default-value")])
+      #expect(saved.status == .seeOther)
+      #expect(try await browser.post("/ui/secrets/acme-secret/delete", [("csrf", csrf)]).status == .seeOther)
+      #expect(try await store.secretValue(tenant: "acme", name: "acme-secret") == "acme-value-1")
+      #expect(try await store.secrets(tenant: "acme").count == 1)
+      #expect(try await store.secrets(tenant: "default").isEmpty)
+      #expect(try await store.delegationChain(tenant: "acme", id: "acme-chain").members.count == 2)
+    }
+  }
 }

@@ -7,14 +7,57 @@ import Testing
 @testable import RemitControlPlane
 
 @Suite struct DashboardSessionTests {
-  @Test func withoutASessionEveryPageRedirectsToSignIn() async throws {
+  /// The routes under `/ui` that answer without a session: signing in, the stylesheet and the
+  /// catch-all 404. Every other registered one is walked below.
+  static let publicDashboardRoutes: Set<String> = [
+    "GET /ui/sign-in", "POST /ui/sign-in", "GET /ui/static/{file}", "GET /ui/**", "POST /ui/**",
+  ]
+
+  /// Every route registered under `/ui`, read from the router itself, so a page added later is
+  /// walked without editing this test.
+  static func dashboardRoutes(_ store: ControlPlaneStore) -> [(method: HTTPRequest.Method, path: String)] {
+    let router = ControlPlaneAPI.router(store: store)
+    Dashboard.mount(on: router, store: store, configuration: DashboardConfiguration())
+    return router.routes.map { (method: $0.method, path: $0.path.description) }
+      .filter { $0.path == "/ui" || $0.path.hasPrefix("/ui/") }
+  }
+
+  @Test func withoutASessionEveryPageAndFormRedirectsToSignIn() async throws {
     let fixture = try await ControlPlaneFixture.make()
+    _ = try await fixture.store.createAgent(tenant: "default", .init(id: "bot"))
+    _ = try await fixture.store.createMission(tenant: "default", .init(id: "checkout"))
+    let routes = Self.dashboardRoutes(fixture.store)
+    let names = Set(routes.map { "\($0.method) \($0.path)" })
+    #expect(Self.publicDashboardRoutes.isSubset(of: names), "\(names)")
+    let walked = routes.filter { !Self.publicDashboardRoutes.contains("\($0.method) \($0.path)") }
+    // Pages and forms of agents, missions, decisions, authorizers, chains and secrets, and sign-out.
+    #expect(walked.count >= 22, "\(walked.map { "\($0.method) \($0.path)" })")
+    for required in [
+      "GET /ui/chains", "GET /ui/chains/{id}", "GET /ui/secrets", "POST /ui/secrets", "GET /ui/agents/{id}/edit",
+      "POST /ui/missions/{id}", "POST /ui/sign-out",
+    ] {
+      #expect(names.contains(required), "\(required) is not registered: \(names)")
+    }
     try await fixture.withDashboard { client in
-      for path in ["/ui", "/ui/agents", "/ui/agents/new", "/ui/missions", "/ui/decisions", "/ui/authorizers"] {
-        let response = try await client.executeRequest(uri: path, method: .get, headers: [:], body: nil)
-        #expect(response.status == .seeOther, "\(path)")
-        #expect(response.headers[.location] == "/ui/sign-in", "\(path)")
+      for route in walked {
+        let uri = route.path.replacingOccurrences(
+          of: "{id}", with: route.path.contains("missions") ? "checkout" : "bot"
+        )
+        .replacingOccurrences(of: "{name}", with: "api")
+        #expect(!uri.contains("{"), "a parameter of \(route.path) has no value")
+        var headers = HTTPFields()
+        var body: ByteBuffer?
+        if route.method == .post {
+          headers[.contentType] = "application/x-www-form-urlencoded"
+          headers[.origin] = "http://localhost"
+          body = ByteBuffer(string: "csrf=x&name=api&value=v")
+        }
+        let response = try await client.executeRequest(uri: uri, method: route.method, headers: headers, body: body)
+        #expect(response.status == .seeOther, "\(route.method) \(uri): \(response.status)")
+        #expect(response.headers[.location] == "/ui/sign-in", "\(route.method) \(uri)")
       }
+      #expect(try await fixture.store.agents(tenant: "default").count == 1)
+      #expect(try await fixture.store.missions(tenant: "default").count == 1)
     }
   }
 
