@@ -16,6 +16,8 @@ the SPEC section 13 policy: 1,000 agents, 10,000 indicators, every DLP detector)
 3. Every 2 s the authorizer's resident memory and open file descriptors are sampled. After the
    first fifth (warm-up), the median RSS of the last quarter may exceed that of the second
    quarter by at most max(2 MiB, 5%), and the descriptor count may not grow by more than 2.
+4. The rate achieved (calls done / --seconds) must be at least 80% of the rate asked of h2load:
+   a soak that fell behind its target did not test that rate.
 
     scripts/soak.sh                       # 10 minutes at 0.7 of saturation, release binary
     scripts/soak.sh --seconds 30          # the CI form (debug build)
@@ -51,6 +53,9 @@ SAMPLE_SECONDS = 2.0
 MEMORY_SLACK_BYTES = 2 << 20
 MEMORY_SLACK_FRACTION = 0.05
 FD_SLACK = 2
+# The soak judges a rate only if it ran at it: under this fraction of the rate asked of h2load,
+# the load generator or the path fell behind, and the run fails.
+RATE_FLOOR = 0.8
 
 
 def resident_bytes(pid: int) -> int:
@@ -64,9 +69,14 @@ def open_descriptors(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def per_client_rate(rate: float, clients: int) -> int:
+    """h2load's --rps is per connection and whole: what `rate` in all becomes."""
+    return max(1, round(rate / clients))
+
+
 def h2load(port: int, body: Path, rate: float, clients: int, seconds: float) -> subprocess.Popen:
     """HTTP/1.1 keep-alive connections (the agent's view of its sidecar) at `rate` requests/s in all."""
-    per_client = max(1, round(rate / clients))
+    per_client = per_client_rate(rate, clients)
     return subprocess.Popen(
         ["h2load", "--h1", "-c", str(clients), "--rps", str(per_client), "-D", str(int(seconds)),
          "-d", str(body), "-H", "content-type: application/json",
@@ -215,9 +225,16 @@ def main() -> int:
         failures.append("too few samples to judge memory (run for at least 20 s)")
 
     done = a["done"] + d["done"]
+    achieved = done / args.seconds
+    requested = (per_client_rate(rate * 0.9, args.connections) * args.connections
+                 + per_client_rate(rate * 0.1, 2) * 2)
+    if achieved < RATE_FLOOR * requested:
+        failures.append(f"achieved {achieved:.0f} req/s, under {RATE_FLOOR:.0%} of the {requested} req/s asked "
+                        f"for: the soak did not run at its target rate")
     summary = {
         "seconds": args.seconds, "fraction": args.fraction, "saturation_rps": round(probe["rps"], 1),
-        "target_rps": round(rate, 1), "achieved_rps": round(done / args.seconds, 1),
+        "target_rps": round(rate, 1), "requested_rps": requested,
+        "achieved_rps": round(achieved, 1),
         "allowed": {k: a[k] for k in ("done", "s2xx", "s4xx", "s5xx", "errored", "timeout")},
         "denied": {k: d[k] for k in ("done", "s2xx", "s4xx", "s5xx", "errored", "timeout")},
         "ext_authz": stats, "memory": memory, "samples": len(samples), "failures": failures,
@@ -226,7 +243,7 @@ def main() -> int:
         print(json.dumps(summary))
     else:
         print(f"soak: {args.seconds:g} s at {args.fraction:g} of saturation ({probe['rps']:.0f} req/s closed loop): "
-              f"target {rate:.0f} req/s, achieved {done / args.seconds:.0f} req/s")
+              f"target {rate:.0f} req/s ({requested} asked of h2load), achieved {achieved:.0f} req/s")
         print(f"soak: allowed {a['done']} ({a['s2xx']} 200), denied {d['done']} ({d['s4xx']} 403); "
               f"ext_authz ok {stats['ok']}, denied {stats['denied']}, error {stats['error']}, "
               f"failure-mode allowed {stats['failure_mode_allowed']}")

@@ -158,7 +158,7 @@ def test_a_replica_stopped_with_sigterm_fails_no_call(mesh, sidecar, replicas):
     assert healthy_hosts(envoy) == 1
 
 
-def test_a_killed_replica_fails_closed_for_a_moment_then_the_other_serves(mesh, sidecar, replicas):
+def test_a_killed_replica_fails_closed_for_a_moment_then_the_other_serves(mesh, sidecar, replicas, upstream):
     envoy, ports = sidecar
     first, second = replicas(0, ports[0]), replicas(1, ports[1])
     envoy.start()
@@ -186,6 +186,10 @@ def test_a_killed_replica_fails_closed_for_a_moment_then_the_other_serves(mesh, 
     # The last replica killed: Envoy fails closed, nothing reaches the tool.
     os.killpg(second.process.proc.pid, signal.SIGKILL)
     second.process.proc.wait(timeout=5)
+    upstream.clear()
+    errors_before = envoy.stat("http.inbound.ext_authz.error")
     r = clients.mtls_request(envoy.port("inbound"), mesh.checkout_bot, mesh.ca_path, "POST", "/mcp",
                              body=clients.tools_call("get_stock"), headers=dict(clients.JSON_HEADERS))
     assert r.status == 403 and r.reason is None, r.describe()
+    assert upstream.requests == [], "a call reached the tool with no authorizer left"
+    assert envoy.stat("http.inbound.ext_authz.error") > errors_before
