@@ -38,6 +38,13 @@ let package = Package(
       path: "Tools/DecisionMean",
       swiftSettings: [.swiftLanguageMode(.v6)]
     ),
+    // DLP throughput without the harness: `ScanMean [ITERATIONS] [CASE]`.
+    .executableTarget(
+      name: "ScanMean",
+      dependencies: ["BenchmarkFixtures", .product(name: "RemitEngine", package: "remit")],
+      path: "Tools/ScanMean",
+      swiftSettings: [.swiftLanguageMode(.v6)]
+    ),
     // The Check path's parts timed without the harness: `CheckMean [ITERATIONS] [CASE]`.
     .executableTarget(
       name: "CheckMean",

@@ -45,8 +45,12 @@ extension DLPScan {
     if previous == UInt8(ascii: "("), isOn(.phone), let end = inspectParenthesizedNANP(openAt: start - 1) {
       return max(resume, end)
     }
-    // Cards, SSNs and NANP numbers all have nine digits or more: most numbers stop here.
-    guard span.digitCount >= 9 else { return resume }
+    // Cards, SSNs and NANP numbers all have nine digits or more: most numbers stop here. After a
+    // space a group starts a number of its own (`10:00 4111-1111-1111-1111`, where the span stops
+    // at the change of separator): only the first group is passed over.
+    guard span.digitCount >= 9 else {
+      return span.separator == UInt8(ascii: " ") ? start + span.group(0) : resume
+    }
     if recordIfSensitive(span) { return resume }
     guard span.separator == UInt8(ascii: " ") else { return resume }
     // Space-separated numbers may be a list ("4111111111111111 2029", "078 05 1120 12"): a card or
@@ -237,7 +241,9 @@ extension DLPText {
     var index = start
     while true {
       let groupStart = index
-      while ASCII.isDigit(self[index]) { index += 1 }
+      // Groups are short: eight bytes at a time first, a byte loop only past eight digits.
+      index += leadingDigitCount(at: index)
+      if index - groupStart == 8 { while ASCII.isDigit(self[index]) { index += 1 } }
       let length = index - groupStart
       span.digitCount += length
       if span.groupCount < 8 { span.groupLengths |= UInt64(min(length, 255)) << (8 * UInt64(span.groupCount)) }

@@ -42,37 +42,55 @@ struct DLPScan {
     if anchor != 0 { resumeAt = inspect(at: 0, anchor: DLPScanner.Anchor(rawValue: anchor)) }
     var index = 1
     while index &+ 8 <= count {
-      index = Self.skipClean(bytes, count, from: index, scanner.anchorTable.combined)
+      // The next block holding an anchor, with one bit per anchored byte.
+      let (block, blockHits) = Self.skipClean(bytes, count, from: index, scanner.anchorTable.combined)
+      index = block
       guard index &+ 8 <= count else { break }
-      // Visit the anchors of the block in order.
-      var hits: UInt32 = 0
-      for offset in 0..<8 {
-        let anchor = UInt32(triggers[Int(bytes[index &+ offset])] & precedes[Int(bytes[index &+ offset &- 1])])
-        hits |= ((anchor &+ 0xFFFF) >> 16) << UInt32(offset)  // branch-free: 1 when anchor != 0
-      }
+      var hits = blockHits
       while hits != 0 {
         let position = index &+ hits.trailingZeroBitCount
         hits &= hits &- 1
         guard position >= resumeAt else { continue }
         let anchor = triggers[Int(bytes[position])] & precedes[Int(bytes[position &- 1])]
-        // The commonest stops in JSON, rejected without a call: short numbers (no card, SSN or
-        // phone number has fewer than nine digits or starts with a group of fewer than three), the
-        // closing quote of a value (no colon after it), keys that do not end like a secret word.
+        // The commonest stops in JSON, rejected without a call: numbers with fewer than nine
+        // digits (no card, SSN or phone number has fewer: ids, counts, prices, dates and times),
+        // the closing quote of a value (no colon after it), keys that do not end like a secret word.
         if anchor == DLPScanner.Anchor.number.rawValue {
           let previous = bytes[position &- 1]
           if previous != UInt8(ascii: "+") && previous != UInt8(ascii: "(") {
-            let runEnd = text.runEnd(from: position, limit: 20, ASCII.isDigit)
-            if runEnd &- position < 3 { continue }
-            let next = text[runEnd]
-            let separated =
-              (next == UInt8(ascii: " ") || next == UInt8(ascii: "-") || next == UInt8(ascii: "."))
-              && ASCII.isDigit(text[runEnd &+ 1])
-            if runEnd &- position < 9 && !separated {
-              // Skip the run, unless a custom keyword may start inside it.
-              if scanner.customRules.isEmpty { resumeAt = runEnd }
-              continue
+            // 0 to 7: the run's length; 8: eight digits or more, a case for `inspectNumber`.
+            let digits = text.leadingDigitCount(at: position)
+            if digits < 3 { continue }
+            if digits < 8 {
+              let next = text[position &+ digits]
+              let separated =
+                (next == UInt8(ascii: " ") || next == UInt8(ascii: "-") || next == UInt8(ascii: "."))
+                && ASCII.isDigit(text[position &+ digits &+ 1])
+              // A custom keyword may start inside the number: then the digits are not passed over.
+              if !separated {
+                if scanner.customRules.isEmpty { resumeAt = position &+ digits }
+                continue
+              }
+              // `2026-11-23T…`, `1234.99`: fewer than nine digits in the run of digits and
+              // separators, so in any span it holds. Past the first group, only a group after a
+              // space is another number's start: it is judged on its own.
+              if let runDigits = text.digitsInNumberRun(at: position), runDigits < 9 {
+                if scanner.customRules.isEmpty { resumeAt = position &+ digits }
+                continue
+              }
+              let span = text.readSpan(from: position)
+              if span.digitCount < 9 {
+                // As `inspectNumber` does: after a space a group starts a number of its own.
+                let end = span.separator == UInt8(ascii: " ") ? position &+ digits : span.end
+                if scanner.customRules.isEmpty { resumeAt = end } else { digitResume = max(digitResume, end) }
+                continue
+              }
             }
           }
+        } else if anchor == DLPScanner.Anchor.ibanDigits.rawValue {
+          // A digit after an uppercase letter (`T10:00`, `SKU9`): an IBAN's check digits follow a
+          // two-letter country code at a word start, nothing else matters here.
+          if !(ASCII.isUpper(text[position &- 2]) && !ASCII.isAlphanumeric(text[position &- 3])) { continue }
         } else if anchor == DLPScanner.Anchor.quotedKey.rawValue {
           let next = text[position &+ 1]
           if next != UInt8(ascii: ":") && next != UInt8(ascii: " ") { continue }
@@ -95,6 +113,22 @@ struct DLPScan {
     finish()
   }
 
+  /// `run` without its fast paths (`DLPScanner.scanByteByByte`).
+  mutating func runByteByByte() {
+    let triggers = scanner.anchorTable.triggers
+    let precedes = scanner.anchorTable.precedes
+    var resumeAt = 0
+    var index = 0
+    while index < text.count && !finished {
+      let anchor = triggers[Int(text.base[index])] & precedes[Int(text[index - 1])]
+      if anchor != 0 && index >= resumeAt {
+        resumeAt = inspect(at: index, anchor: DLPScanner.Anchor(rawValue: anchor))
+      }
+      index += 1
+    }
+    finish()
+  }
+
   private mutating func finish() {
     if needsSort && matches.count - firstNewMatch > 1 {
       matches[firstNewMatch...].sort { ($0.offset, $0.length) < ($1.offset, $1.length) }
@@ -102,13 +136,12 @@ struct DLPScan {
   }
 
   /// The start of the first eight-byte block from `index` holding an anchor (or the first index
-  /// with fewer than eight bytes left). Kept apart so the loop has all registers to itself.
+  /// with fewer than eight bytes left), and a bit per anchored byte of that block (bit 0 for the
+  /// first byte). Kept apart so the loop has all registers to itself.
   @inline(never)
   static func skipClean(
     _ bytes: UnsafePointer<UInt8>, _ count: Int, from start: Int, _ table: UnsafeMutablePointer<UInt32>
-  )
-    -> Int
-  {
+  ) -> (index: Int, hits: UInt32) {
     var index = start
     while index &+ 8 <= count {
       let at = bytes + index
@@ -122,13 +155,28 @@ struct DLPScan {
       let e6 = table[Int(at[6])]
       let e7 = table[Int(at[7])]
       let before = table[Int(at[-1])]
-      let any =
-        (e0 & (before >> 16)) | (e1 & (e0 >> 16)) | (e2 & (e1 >> 16)) | (e3 & (e2 >> 16)) | (e4 & (e3 >> 16))
-        | (e5 & (e4 >> 16)) | (e6 & (e5 >> 16)) | (e7 & (e6 >> 16))
-      if any != 0 { return index }
+      let a0 = e0 & (before >> 16)
+      let a1 = e1 & (e0 >> 16)
+      let a2 = e2 & (e1 >> 16)
+      let a3 = e3 & (e2 >> 16)
+      let a4 = e4 & (e3 >> 16)
+      let a5 = e5 & (e4 >> 16)
+      let a6 = e6 & (e5 >> 16)
+      let a7 = e7 & (e6 >> 16)
+      if a0 | a1 | a2 | a3 | a4 | a5 | a6 | a7 != 0 {
+        // Each `a` is below 1 << 16: adding 0xFFFF carries into bit 16 exactly when it is not 0.
+        @inline(__always) func bit(_ anchor: UInt32, _ offset: UInt32) -> UInt32 {
+          ((anchor &+ 0xFFFF) >> 16) << offset
+        }
+        var hits = bit(a0, 0) | bit(a1, 1)
+        hits |= bit(a2, 2) | bit(a3, 3)
+        hits |= bit(a4, 4) | bit(a5, 5)
+        hits |= bit(a6, 6) | bit(a7, 7)
+        return (index, hits)
+      }
       index &+= 8
     }
-    return index
+    return (index, 0)
   }
 
   /// Runs the confirm checks of the families anchored at `index`; returns where the loop continues.

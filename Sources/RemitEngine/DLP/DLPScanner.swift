@@ -136,6 +136,20 @@ public struct DLPScanner: Sendable {
     return (matches, meter.bytesRead, meter.inspections)
   }
 
+  /// The reference the scan loop is tested against: every byte visited in turn and every anchor
+  /// handed to its confirm checks, with none of the loop's block skipping or quick rejections.
+  /// Slow; tests only.
+  func scanByteByByte(_ bytes: [UInt8], limit: Int = 64) -> [DLPMatch] {
+    var matches: [DLPMatch] = []
+    bytes.withUnsafeBufferPointer { buffer in
+      guard !isEmpty, let base = buffer.baseAddress, !buffer.isEmpty else { return }
+      var scan = DLPScan(scanner: self, text: DLPText(base: base, count: buffer.count), limit: limit)
+      scan.runByteByByte()
+      matches = scan.matches
+    }
+    return matches
+  }
+
   /// The matches in `bytes`, at most `limit`, in offset order.
   public func scan(_ bytes: [UInt8], limit: Int = 64) -> [DLPMatch] {
     var matches: [DLPMatch] = []

@@ -41,6 +41,60 @@ struct DLPText {
     return index
   }
 
+  /// How many ASCII digits start at `index` (which must be inside the text), counting at most 8.
+  /// Eight bytes at a time when they are there (SWAR): the short numbers of JSON (counts, prices,
+  /// parts of dates) end at varying lengths, which a byte loop mispredicts.
+  @inline(__always)
+  func leadingDigitCount(at index: Int) -> Int {
+    guard index &+ 8 <= count else { return runEnd(from: index, limit: 8, ASCII.isDigit) - index }
+    if let meter { meter.bytesRead += 8 }
+    let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+    // A byte is a digit when its low seven bits lie in 0x30...0x39 and its top bit is clear: adding
+    // 0x50 to the low seven bits sets bit 7 from 0x30 up, adding 0x46 from 0x3A up; no carry leaves
+    // a byte.
+    let low = word & 0x7F7F_7F7F_7F7F_7F7F
+    let digits = (low &+ 0x5050_5050_5050_5050) & ~(low &+ 0x4646_4646_4646_4646) & ~word & 0x8080_8080_8080_8080
+    // The first byte that is not a digit: the lowest clear top bit.
+    return (~digits & 0x8080_8080_8080_8080).trailingZeroBitCount &>> 3
+  }
+
+  /// The digits in the run of digits, spaces, `-` and `.` that starts at `index`, when that run
+  /// ends within the next 16 bytes; nil when it does not or fewer than 16 bytes remain. A number
+  /// span (`readSpan`) is a prefix of this run, so it has at most this many digits: a date or a
+  /// price is dismissed with two eight-byte reads instead of a byte walk.
+  @inline(__always)
+  func digitsInNumberRun(at index: Int) -> Int? {
+    guard index >= 0, index &+ 16 <= count else { return nil }
+    if let meter { meter.bytesRead += 16 }
+    let raw = UnsafeRawPointer(base + index)
+    let first = Self.numberBytes(UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)))
+    let outside = ~first.members & 0x8080_8080_8080_8080
+    if outside != 0 {
+      let below = (UInt64(1) << UInt64(outside.trailingZeroBitCount)) &- 1
+      return (first.digits & below).nonzeroBitCount
+    }
+    let second = Self.numberBytes(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+    let outsideSecond = ~second.members & 0x8080_8080_8080_8080
+    guard outsideSecond != 0 else { return nil }
+    let below = (UInt64(1) << UInt64(outsideSecond.trailingZeroBitCount)) &- 1
+    return first.digits.nonzeroBitCount + (second.digits & below).nonzeroBitCount
+  }
+
+  /// Per byte of `word`, bit 7 set: in `digits` for `0-9`, in `members` for `0-9`, space, `-`, `.`.
+  @inline(__always)
+  static func numberBytes(_ word: UInt64) -> (digits: UInt64, members: UInt64) {
+    let high: UInt64 = 0x8080_8080_8080_8080
+    let low = word & 0x7F7F_7F7F_7F7F_7F7F
+    let ascii = ~word & high
+    // Range checks on seven bits (no carry leaves a byte): 0x30...0x39, and 0x2D...0x2E.
+    let digits = (low &+ 0x5050_5050_5050_5050) & ~(low &+ 0x4646_4646_4646_4646) & ascii
+    let dashOrDot = (low &+ 0x5353_5353_5353_5353) & ~(low &+ 0x5151_5151_5151_5151) & ascii
+    // A zero byte after XOR with spaces is a space.
+    let spaced = word ^ 0x2020_2020_2020_2020
+    let space = ~(((spaced & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | spaced) & high
+    return (digits, digits | dashOrDot | space)
+  }
+
   /// Whether `needle` (lowercase ASCII) occurs anywhere in `range`, ignoring ASCII case.
   func contains(_ needle: StaticString, in range: Range<Int>) -> Bool {
     let length = needle.utf8CodeUnitCount
