@@ -1,7 +1,12 @@
 /// The content-security part of a snapshot (SPEC section 5 steps 6 to 8), compiled once:
 /// threat indicators, injection heuristics, DLP detectors and AIBOM components.
-struct ContentPolicy: Sendable {
+///
+/// A class: every decision reads it, and a struct of this size (the threat index alone is some
+/// 500 bytes of tables) was copied, with a retain per table, each time it was read.
+final class ContentPolicy: Sendable {
   let threats: ThreatIndex?
+  /// `threats != nil`, stored: a loop that tests it must not copy the optional index to ask.
+  let hasThreats: Bool
   let injection: InjectionAction?
   let injectionDetector = InjectionDetector()
   let dlp: DLPScanner?
@@ -21,6 +26,7 @@ struct ContentPolicy: Sendable {
   init(_ document: PolicyDocument) {
     let indicators = document.threatIntel?.indicators ?? []
     threats = indicators.isEmpty ? nil : ThreatIndex(indicators)
+    hasThreats = !indicators.isEmpty
     injection = document.threatIntel?.injection
 
     (dlp, dlpActions) = DLPScanner.compile(document.dlp)

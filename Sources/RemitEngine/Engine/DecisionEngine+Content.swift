@@ -45,11 +45,38 @@ extension DecisionEngine {
     let toolNames = readsArguments ? payload.map(Self.toolNames) ?? [] : []
     let argumentRanges = readsArguments ? Self.argumentRanges(tape: run.tape, payload: payload) : []
 
-    // 6. Threat intel on the tool, the host and URL or hash arguments.
-    if let threats = content.threats {
-      if let (match, location) = threatMatch(
-        threats, run: run, scope: scope, tools: toolNames, arguments: argumentRanges)
-      {
+    // 6. Threat intel on the tool, the host and URL or hash arguments; injection heuristics on the
+    // tool identity and the arguments. One walk over the argument strings serves both; a threat
+    // match anywhere wins over an injection signal, as if threat intel ran first.
+    var threatFound = content.threats.flatMap { threatMatch($0, run: run, scope: scope, tools: toolNames) }
+    var injectionFound: (InjectionSignal, String)? = nil
+    if content.injection != nil {
+      for tool in toolNames {
+        if let signal = content.injectionDetector.inspect(tool) {
+          injectionFound = (signal, "tool")
+          break
+        }
+      }
+    }
+    if threatFound == nil, let tape = run.tape,
+      content.hasThreats || (content.injection != nil && injectionFound == nil)
+    {
+      let walk = walkArguments(
+        tape, ranges: argumentRanges, collectsThreatCandidates: content.hasThreats,
+        injection: content.injection == nil || injectionFound != nil ? nil : content.injectionDetector)
+      if let found = walk.injection { injectionFound = found }
+      if let threats = content.threats {
+        for candidate in walk.threatCandidates {
+          let value = tape.string(candidate.index)
+          if let match = candidate.kind == .url ? threats.matchURL(value) : threats.matchHash(value) {
+            threatFound = (match, tape.location(of: candidate.index))
+            break
+          }
+        }
+      }
+    }
+    if content.threats != nil {
+      if let (match, location) = threatFound {
         let finding = "\(ReasonCode.threatIntelMatch.rawValue):\(match.type.rawValue):\(match.indicator)@\(location)"
         run.addFinding(finding, limit: configuration.maximumFindings)
         return run.deny(
@@ -60,12 +87,8 @@ extension DecisionEngine {
       }
       run.note("threat_intel", "ok", "no indicator matched")
     }
-
-    // 6. Injection heuristics on the tool identity and the arguments.
     if let action = content.injection {
-      if let (signal, location) = injectionSignal(
-        content.injectionDetector, run: run, tools: toolNames, arguments: argumentRanges)
-      {
+      if let (signal, location) = injectionFound {
         let finding = "\(ReasonCode.injectionDetected.rawValue):\(signal.heuristic.rawValue)@\(location)"
         run.addFinding(finding, limit: configuration.maximumFindings)
         if action == .block {
@@ -161,12 +184,13 @@ extension DecisionEngine {
     }
   }
 
+  /// Threat intel on the tool names and the destination or egress host (the argument strings
+  /// are looked up in `walkArguments`).
   private func threatMatch(
     _ threats: ThreatIndex,
     run: Evaluation,
     scope: ScopeResult,
-    tools: [String],
-    arguments: [Range<Int>]
+    tools: [String]
   ) -> (ThreatMatch, String)? {
     for tool in tools {
       if let match = threats.matchTool(tool) { return (match, "tool") }
@@ -184,18 +208,31 @@ extension DecisionEngine {
       let host = Self.hostWithoutPort(http.host)
       if !host.isEmpty, let match = threats.matchHost(host) { return (match, "destination host") }
     }
-    guard let tape = run.tape else { return nil }
-    var found: (ThreatMatch, String)?
-    Self.forEachString(in: tape, ranges: arguments) { index, text in
-      guard let kind = Self.threatCandidate(text) else { return true }
-      let value = String(decoding: text, as: UTF8.self)
-      if let match = kind == .url ? threats.matchURL(value) : threats.matchHash(value) {
-        found = (match, tape.location(of: index))
-        return false
+    return nil
+  }
+
+  /// One walk over the argument strings: every string given to `injection` until the first
+  /// signal, and the URL and hex-digest strings noted, in walk order, for the threat lookups
+  /// (the first match decides the request, as a walk of its own would find it).
+  private func walkArguments(
+    _ tape: JSONTape,
+    ranges: [Range<Int>],
+    collectsThreatCandidates: Bool,
+    injection: InjectionDetector?
+  ) -> (threatCandidates: [(index: Int, kind: ThreatCandidate)], injection: (InjectionSignal, String)?) {
+    var injectionFound: (InjectionSignal, String)? = nil
+    var looksForInjection = injection != nil
+    var candidates: [(index: Int, kind: ThreatCandidate)] = []
+    Self.forEachString(in: tape, ranges: ranges) { index, text in
+      if collectsThreatCandidates, let kind = Self.threatCandidate(text) { candidates.append((index, kind)) }
+      if looksForInjection, let signal = injection?.inspect(text) {
+        injectionFound = (signal, tape.location(of: index))
+        looksForInjection = false
+        return collectsThreatCandidates
       }
       return true
     }
-    return found
+    return (candidates, injectionFound)
   }
 
   enum ThreatCandidate { case url, hash }
@@ -224,25 +261,6 @@ extension DecisionEngine {
     return nil
   }
 
-  private func injectionSignal(
-    _ detector: InjectionDetector,
-    run: Evaluation,
-    tools: [String],
-    arguments: [Range<Int>]
-  ) -> (InjectionSignal, String)? {
-    for tool in tools {
-      if let signal = detector.inspect(tool) { return (signal, "tool") }
-    }
-    guard let tape = run.tape else { return nil }
-    var found: (InjectionSignal, String)?
-    Self.forEachString(in: tape, ranges: arguments) { index, text in
-      guard let signal = detector.inspect(text) else { return true }
-      found = (signal, tape.location(of: index))
-      return false
-    }
-    return found
-  }
-
   struct DLPHit {
     var detector: String
     var location: String
@@ -264,7 +282,7 @@ extension DecisionEngine {
       let location = tape.flatMap { tape in tape.node(containing: match.offset).map { tape.location(of: $0) } }
       add(match.detector, location ?? "body@\(match.offset)")
     }
-    guard let tape, hits.count < limit else { return (hits, hits.count >= limit) }
+    guard let tape, tape.hasEscapedStrings, hits.count < limit else { return (hits, hits.count >= limit) }
     var decodedMatches: [DLPMatch] = []
     Self.forEachString(in: tape, ranges: [0..<tape.nodes.count]) { index, text in
       guard tape[index].escaped else { return true }

@@ -148,7 +148,10 @@ public struct DecisionEngine: Sendable {
       case .success(let override): overrideMethod = override
       case .failure(let problem): return run.deny(.requestInvalid, step: "request", problem.message)
       }
-      if let chain = http.headers[snapshot.chainHeader] {
+      // The chain header is an `x-remit-` one unless the policy renames it: mostly no lookup.
+      if http.facts.hasRemitHeader || !snapshot.chainHeaderHasRemitPrefix,
+        let chain = http.headers[snapshot.chainHeader]
+      {
         // A chain id is stored and logged: a malformed one is refused, never ignored.
         guard DelegationHop.isValidChainID(chain) else {
           return run.deny(
@@ -399,9 +402,11 @@ public struct DecisionEngine: Sendable {
   /// when there is none. Values are read as frameworks do (trimmed, case-insensitive); one that is
   /// not a method, or headers that disagree, are refused: the upstream's reading cannot be known.
   static func methodOverride(_ http: GovernedRequest.HTTPRequest) -> Result<String?, MethodOverrideProblem> {
+    let values = http.facts.methodOverrides
+    guard values.0 != nil || values.1 != nil || values.2 != nil else { return .success(nil) }
     var found: String? = nil
-    for name in methodOverrideHeaders {
-      guard let value = http.headers[name] else { continue }
+    for (index, name) in methodOverrideHeaders.enumerated() {
+      guard let value = index == 0 ? values.0 : index == 1 ? values.1 : values.2 else { continue }
       let method = String(value.trimmingOptionalWhitespace()).uppercased()
       guard isValidMethod(method) else {
         return .failure(MethodOverrideProblem(message: "\(name) does not name an HTTP method"))

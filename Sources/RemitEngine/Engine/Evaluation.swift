@@ -47,6 +47,8 @@ struct Evaluation {
   mutating func removeSpoofableHeaders(chainHeader: String) {
     guard let http = request.http else { return }
     let injected = injectedHeaders
+    // The common case, no Remit header and nothing injected toward this destination: no walk.
+    guard http.facts.hasRemitHeader || !injected.isEmpty else { return decision.headersToRemove = [] }
     decision.headersToRemove = http.headers.keys.filter {
       ($0.hasPrefix("x-remit-") && $0 != chainHeader) || injected.contains($0)
     }.sorted()

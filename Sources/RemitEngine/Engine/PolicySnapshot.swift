@@ -17,6 +17,8 @@ public final class PolicySnapshot: Sendable {
   let a2aNamespaces: Set<String>
   let egressGateways: Set<String>
   let chainHeader: String
+  /// Whether `chainHeader` starts with `x-remit-` (then a request without such a header has none).
+  let chainHeaderHasRemitPrefix: Bool
   let maxDepth: Int
   let escalation: EscalationMode
   let chainTTLSeconds: Int
@@ -48,6 +50,7 @@ public final class PolicySnapshot: Sendable {
     a2aNamespaces = Set(settings?.a2aNamespaces ?? [])
     egressGateways = Set(settings?.egressGateways ?? [])
     chainHeader = settings?.delegation?.header ?? PolicySnapshot.defaultChainHeader
+    chainHeaderHasRemitPrefix = GovernedRequest.HTTPRequest.HeaderFacts.startsWithRemitPrefix(chainHeader)
     maxDepth = settings?.delegation?.maxDepth ?? PolicySnapshot.defaultMaxDepth
     escalation = settings?.delegation?.escalation ?? .deny
     chainTTLSeconds = settings?.delegation?.ttlSeconds ?? PolicySnapshot.defaultChainTTLSeconds

@@ -33,8 +33,12 @@ public struct GovernedRequest: Sendable {
     /// `http` or `https` as the proxy saw it; empty when unknown.
     public var scheme: String
     /// Lower-case names, as Envoy sends them (pseudo-headers included).
-    public var headers: [String: String]
+    public var headers: [String: String] {
+      didSet { facts = HeaderFacts(headers) }
+    }
     public var body: [UInt8]
+    /// What the engine reads from `headers`, found once.
+    private(set) var facts: HeaderFacts
 
     public init(
       method: String,
@@ -50,6 +54,7 @@ public struct GovernedRequest: Sendable {
       self.scheme = scheme
       self.headers = headers
       self.body = body
+      self.facts = HeaderFacts(headers)
     }
 
     /// Whether Envoy cut the body at `max_request_bytes` (`allow_partial_message`). Envoy's own
@@ -58,31 +63,15 @@ public struct GovernedRequest: Sendable {
     /// so does a body without `content-length` that fills the limit (a body of exactly that size is
     /// then treated as cut: the fail-closed reading).
     public func bodyIsPartial(maxRequestBytes: Int) -> Bool {
-      if headers["x-envoy-auth-partial-body"]?.lowercased() == "true" { return true }
-      if let declared = headers["content-length"], let length = Int(declared.trimmingOptionalWhitespace()),
-        length >= 0
-      {
+      if facts.partialBody?.lowercased() == "true" { return true }
+      if let declared = facts.contentLength, let length = Int(declared.trimmingOptionalWhitespace()), length >= 0 {
         return length > body.count
       }
       return body.count >= maxRequestBytes
     }
 
-    /// `application/json` or any `+json` media type. On the bytes, without allocating: every
-    /// decision asks, several times.
-    public var hasJSONContentType: Bool {
-      guard var value = headers["content-type"] else { return false }
-      return value.withUTF8 { bytes in
-        var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.endIndex
-        var start = bytes.startIndex
-        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
-        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
-        let mediaType = UnsafeBufferPointer(rebasing: bytes[start..<end])
-        return Self.equalsIgnoringASCIICase(mediaType, Self.applicationJSON)
-          || (mediaType.count >= 5
-            && Self.equalsIgnoringASCIICase(
-              UnsafeBufferPointer(rebasing: mediaType[(mediaType.endIndex - 5)...]), Self.plusJSON))
-      }
-    }
+    /// `application/json` or any `+json` media type (`HeaderFacts.isJSONMediaType`).
+    public var hasJSONContentType: Bool { facts.isJSON }
 
     static let applicationJSON = Array("application/json".utf8)
     static let plusJSON = Array("+json".utf8)
@@ -99,7 +88,7 @@ public struct GovernedRequest: Sendable {
 
     /// A `content-encoding` other than identity.
     public var contentEncoding: String? {
-      guard let value = headers["content-encoding"]?.trimmingOptionalWhitespace().lowercased(),
+      guard let value = facts.contentEncoding?.trimmingOptionalWhitespace().lowercased(),
         !value.isEmpty, value != "identity"
       else { return nil }
       return value

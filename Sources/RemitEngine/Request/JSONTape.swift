@@ -47,6 +47,9 @@ public struct JSONTape: Sendable {
 
   public let bytes: [UInt8]
   public private(set) var nodes: [Node]
+  /// Whether any string (key or value) has an escape: when none has, every string's text is its
+  /// raw bytes and walks that look only at decoded text can be skipped.
+  public let hasEscapedStrings: Bool
 
   public init(parsing bytes: [UInt8], limits: Limits = Limits()) throws(Failure) {
     self.bytes = bytes
@@ -54,6 +57,7 @@ public struct JSONTape: Sendable {
     self.nodes = try bytes.withUnsafeBufferPointer { buffer throws(Failure) in
       try parser.parseDocument(buffer)
     }
+    hasEscapedStrings = parser.sawEscape
   }
 
   public var root: Int { 0 }
@@ -175,6 +179,7 @@ extension JSONTape {
     let limits: Limits
     var nodes: [Node] = []
     var position = 0
+    var sawEscape = false
 
     init(limits: Limits) {
       self.limits = limits
@@ -413,6 +418,7 @@ extension JSONTape {
           return
         case UInt8(ascii: "\\"):
           escaped = true
+          sawEscape = true
           try parseEscape(input)
         case 0x00..<0x20:
           throw Failure(offset: position, reason: "control character in string")
