@@ -37,11 +37,10 @@ public struct DecisionEngine: Sendable {
   public func decide(_ request: GovernedRequest, snapshot: PolicySnapshot?, trace: Bool = false) -> Decision {
     var evaluation = Evaluation(request: request, tracing: trace)
     evaluate(&evaluation, snapshot: snapshot)
-    let payload = evaluation.payload
     var decision = evaluation.finish()
     if decision.verdict == .deny && decision.jsonRPC == nil {
       decision.jsonRPC =
-        payload.map { .init(isBatch: $0.isBatch, ids: $0.messages.compactMap(\.idJSON)) }
+        evaluation.payload.map { .init(isBatch: $0.isBatch, ids: $0.messages.compactMap(\.idJSON)) }
         ?? replyContext(for: request)
     }
     // An early denial (identity) still tells the operator what the caller tried to reach.

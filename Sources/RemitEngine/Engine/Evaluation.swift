@@ -54,8 +54,9 @@ struct Evaluation {
     }.sorted()
   }
 
-  /// Applies observe mode and returns the decision (moved out, not copied).
-  consuming func finish() -> Decision {
+  /// Applies observe mode and hands the decision over: swapped out, so neither it nor the rest
+  /// of the evaluation is copied (a `consuming` method copied both).
+  mutating func finish() -> Decision {
     if decision.verdict == .deny, decision.mode == .observe, let reason = decision.reason, !reason.isAlwaysEnforced {
       decision.verdict = .allow
       decision.reason = nil
@@ -66,6 +67,8 @@ struct Evaluation {
       }
       removeSpoofableHeaders(chainHeader: chainHeader)
     }
-    return decision
+    var handedOver = Decision(sourcePrincipal: "")
+    swap(&handedOver, &decision)
+    return handedOver
   }
 }
