@@ -74,7 +74,18 @@ import Testing
       let fast = snapshot.identity(principal: principal)
       let parsed = WorkloadIdentity.parse(principal)
       switch (fast, parsed) {
-      case (.success(let a), .success(let b)): #expect(a == b, "\(principal)")
+      case (.success(let a), .success(let b)):
+        #expect(a == b, "\(principal)")
+        // The facts stored with a table entry are the ones the lookups give.
+        if case .success(let (_, facts)) = snapshot.resolve(principal: principal) {
+          let looked = PolicySnapshot.facts(
+            of: b, agents: snapshot.agentsByWorkload, egressGateways: snapshot.egressGateways,
+            a2aNamespaces: snapshot.a2aNamespaces, trustDomains: snapshot.trustDomains)
+          #expect(facts.agent === looked.agent, "\(principal)")
+          #expect(facts.inTrustDomains == looked.inTrustDomains, "\(principal)")
+          #expect(facts.isEgressGateway == looked.isEgressGateway, "\(principal)")
+          #expect(facts.isA2APeer == looked.isA2APeer, "\(principal)")
+        }
       case (.failure(let a), .failure(let b)): #expect(a == b, "\(principal)")
       default: Issue.record("table and parser disagree on \(principal)")
       }

@@ -83,16 +83,17 @@ public struct DecisionEngine: Sendable {
       return run.deny(.identityMissing, step: "identity", "no source principal: the caller did not use mTLS")
     }
     let source: WorkloadIdentity
-    switch snapshot.identity(principal: request.sourcePrincipal) {
-    case .success(let identity): source = identity
+    let sourceFacts: PolicySnapshot.IdentityFacts
+    switch snapshot.resolve(principal: request.sourcePrincipal) {
+    case .success(let resolved): (source, sourceFacts) = resolved
     case .failure(let failure):
       return run.deny(.identityInvalid, step: "identity", "source principal: \(failure.rawValue)")
     }
-    guard snapshot.trustDomains.contains(source.trustDomain) else {
+    guard sourceFacts.inTrustDomains else {
       return run.deny(
         .identityInvalid, step: "identity", "trust domain \(source.trustDomain) is not in settings.trustDomains")
     }
-    guard let agent = snapshot.agentsByWorkload[source.workload] else {
+    guard let agent = sourceFacts.agent else {
       if snapshot.unmappedIdentity == .allow {
         run.decision.findings.append("identity_unmapped_allowed")
         run.note("identity", "allow", "\(source.workload) is bound to no agent; allowed by settings.unmappedIdentity")
@@ -106,21 +107,20 @@ public struct DecisionEngine: Sendable {
 
     // 3. Classify by destination.
     let destination: WorkloadIdentity
-    switch snapshot.identity(principal: request.destinationPrincipal) {
-    case .success(let identity): destination = identity
+    let destinationFacts: PolicySnapshot.IdentityFacts
+    switch snapshot.resolve(principal: request.destinationPrincipal) {
+    case .success(let resolved): (destination, destinationFacts) = resolved
     case .failure(let failure):
       let detail = request.destinationPrincipal.isEmpty ? "no destination principal" : failure.rawValue
       return run.deny(.requestInvalid, step: "classify", "destination principal: \(detail)")
     }
-    guard snapshot.trustDomains.contains(destination.trustDomain) else {
+    guard destinationFacts.inTrustDomains else {
       return run.deny(.requestInvalid, step: "classify", "destination trust domain is not in settings.trustDomains")
     }
     let kind: RequestKind =
-      if snapshot.egressGateways.contains(destination.workload) {
+      if destinationFacts.isEgressGateway {
         .egress
-      } else if snapshot.agentsByWorkload[destination.workload] != nil
-        || snapshot.a2aNamespaces.contains(destination.namespace)
-      {
+      } else if destinationFacts.isA2APeer {
         .a2a
       } else {
         .eastWest

@@ -88,14 +88,44 @@ public final class PolicySnapshot: Sendable {
     }
     injectedHeaders = injected
     content = ContentPolicy(document)
-    knownIdentities = Self.knownIdentities(
+    var known = Self.knownIdentities(
       workloads: Array(agents.keys) + missions.values.flatMap(\.exactGrants.keys) + Array(egressGateways),
       trustDomains: trustDomains)
+    for (principal, entry) in known {
+      known[principal]?.facts = Self.facts(
+        of: entry.identity, agents: agents, egressGateways: egressGateways, a2aNamespaces: a2aNamespaces,
+        trustDomains: trustDomains)
+    }
+    knownIdentities = known
   }
 
   struct KnownIdentity: Sendable {
     let principal: String
     let identity: WorkloadIdentity
+    /// What the policy says of the workload, looked up when the snapshot is compiled.
+    var facts = IdentityFacts(agent: nil, inTrustDomains: false, isEgressGateway: false, isA2APeer: false)
+  }
+
+  /// What the pipeline asks of a source or destination identity (steps 2 and 3).
+  struct IdentityFacts: Sendable {
+    /// The agent bound to the workload.
+    let agent: CompiledAgent?
+    /// The trust domain is one of `settings.trustDomains`.
+    let inTrustDomains: Bool
+    let isEgressGateway: Bool
+    /// An agent's workload or in one of `settings.a2aNamespaces`: a call to it is agent-to-agent.
+    let isA2APeer: Bool
+  }
+
+  static func facts(
+    of identity: WorkloadIdentity, agents: [String: CompiledAgent], egressGateways: Set<String>,
+    a2aNamespaces: Set<String>, trustDomains: Set<String>
+  ) -> IdentityFacts {
+    let agent = agents[identity.workload]
+    return IdentityFacts(
+      agent: agent, inTrustDomains: trustDomains.contains(identity.trustDomain),
+      isEgressGateway: egressGateways.contains(identity.workload),
+      isA2APeer: agent != nil || a2aNamespaces.contains(identity.namespace))
   }
 
   /// Bounded: a policy with very many trust domains and workloads just parses every time.
@@ -121,11 +151,24 @@ public final class PolicySnapshot: Sendable {
 
   /// `WorkloadIdentity.parse(principal)`, from the compiled table when the policy names it.
   func identity(principal: String) -> Result<WorkloadIdentity, WorkloadIdentity.ParseFailure> {
-    // String equality is Unicode-canonical; the identity must be the one these exact bytes parse to.
+    resolve(principal: principal).map(\.0)
+  }
+
+  /// `WorkloadIdentity.parse(principal)` and the policy's facts about it: for a principal the
+  /// policy names, one probe of the compiled table instead of one lookup per question. String
+  /// equality is Unicode-canonical; the identity must be the one these exact bytes parse to.
+  func resolve(principal: String) -> Result<(WorkloadIdentity, IdentityFacts), WorkloadIdentity.ParseFailure> {
     if let known = knownIdentities[principal], Self.sameBytes(known.principal, principal) {
-      return .success(known.identity)
+      return .success((known.identity, known.facts))
     }
-    return WorkloadIdentity.parse(principal)
+    return WorkloadIdentity.parse(principal).map { identity in
+      (
+        identity,
+        Self.facts(
+          of: identity, agents: agentsByWorkload, egressGateways: egressGateways, a2aNamespaces: a2aNamespaces,
+          trustDomains: trustDomains)
+      )
+    }
   }
 
   @inline(__always)
