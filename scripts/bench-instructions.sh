@@ -20,6 +20,8 @@ trap 'rm -rf "$work"' EXIT
 strip --strip-debug -o "$work/DecisionMean" "$bin/DecisionMean"
 strip --strip-debug -o "$work/CheckMean" "$bin/CheckMean"
 
+# Swift seeds its hash per process; a fixed seed makes dictionary probes, and so the counts, repeat.
+export SWIFT_DETERMINISTIC_HASHING=1
 refs() { valgrind --tool=callgrind --callgrind-out-file="$work/out" "$@" 2>&1 | grep -o 'refs: *[0-9,]*' | tr -d ', ' | cut -d: -f2; }
 per() { # TOOL CASE
   local short long
