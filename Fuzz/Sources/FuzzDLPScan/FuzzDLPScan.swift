@@ -1,9 +1,12 @@
-import RemitEngine
+// `@testable`: the differential check below calls `DLPScanner.scanByteByByte`, an internal
+// reference. scripts/fuzz.sh builds debug, where SwiftPM compiles RemitEngine with -enable-testing.
+@testable import RemitEngine
 
 /// Every built-in detector and a custom rule over arbitrary bytes: no crash, no runaway, and
 /// findings that are inside the buffer, in offset order and at most the limit. Scanning the same
-/// bytes again finds the same, and a scan with a smaller limit finds nothing the full scan does
-/// not.
+/// bytes again finds the same, a scan with a smaller limit finds nothing the full scan does not,
+/// and the scan loop (block skipping, quick rejections) finds exactly what visiting every byte
+/// (`scanByteByByte`) finds, with the custom rule and without one.
 let scanner: DLPScanner = {
   do {
     let custom = try DLPCustomRule(
@@ -13,6 +16,10 @@ let scanner: DLPScanner = {
     fatalError("the fuzz target's own custom rule is invalid: \(error)")
   }
 }()
+
+/// Without a custom rule the loop passes over short numbers (`resumeAt`), which it must not do
+/// when a custom keyword may start inside one: both paths are compared.
+let builtinsOnly = DLPScanner(builtins: Set(DLPDetector.allCases), custom: [])
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzDLPScan(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
@@ -28,6 +35,16 @@ public func fuzzDLPScan(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     previous = match.offset
   }
   guard scanner.scan(bytes, limit: 64) == matches else { fatalError("the same bytes scanned twice differ") }
+  // The loop against the byte-by-byte reference, with the custom rule and without.
+  let reference = scanner.scanByteByByte(bytes, limit: 64)
+  guard reference == matches else {
+    fatalError("with a custom rule the scan loop found \(matches) where every byte visited finds \(reference)")
+  }
+  let builtinMatches = builtinsOnly.scan(bytes, limit: 64)
+  let builtinReference = builtinsOnly.scanByteByByte(bytes, limit: 64)
+  guard builtinMatches == builtinReference else {
+    fatalError("without a custom rule the scan loop found \(builtinMatches) where every byte visited finds \(builtinReference)")
+  }
   // Under a cap the kept findings are the first found, not the first by offset (a custom rule's
   // window looks ahead), so the engine rescans with only its blocking detectors when a scan is
   // capped. What a capped scan keeps must still be real: each overlaps a finding of the full scan.
