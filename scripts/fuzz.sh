@@ -14,9 +14,13 @@ if [ "$#" -gt 0 ]; then
 else
   targets=(FuzzCheckRequest FuzzJSONBody FuzzWorkloadIdentity FuzzRequestPath FuzzBodyDecoder FuzzDLPScan FuzzPolicyDocument)
 fi
-swift build --sanitize fuzzer --sanitize address 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Write|Linking)' || true
-swift build --sanitize fuzzer --sanitize address >/dev/null
-bin="$(swift build --sanitize fuzzer --sanitize address --show-bin-path)"
+# swiftc keeps only the last of several -sanitize= options, and SwiftPM passes `fuzzer` and
+# `address` as two, in no fixed order: with `address` last the Swift code had no coverage
+# counters and libFuzzer ran blind. One combined option gives Swift code both.
+build=(swift build --sanitize fuzzer --sanitize address -Xswiftc -sanitize=fuzzer,address)
+"${build[@]}" 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Write|Linking)' || true
+"${build[@]}" >/dev/null
+bin="$("${build[@]}" --show-bin-path)"
 mkdir -p artifacts
 status=0
 for target in "${targets[@]}"; do
@@ -37,6 +41,14 @@ for target in "${targets[@]}"; do
     status=1
   elif ! grep -q 'stat::number_of_executed_units' "/tmp/fuzz-$target.log"; then
     echo "fuzz: $target did not finish its run (see /tmp/fuzz-$target.log)"
+    status=1
+  fi
+  # Coverage-guided only if the Swift code has counters (tens of thousands; the C modules alone
+  # have a few thousand): otherwise the run was random input, not fuzzing.
+  counters="$(grep -oE 'Loaded [0-9]+ modules +\(([0-9]+) inline 8-bit counters' "/tmp/fuzz-$target.log" | grep -oE '\(([0-9]+)' | tr -d '(' | head -1)"
+  echo "fuzz: $target coverage counters: ${counters:-none}"
+  if [ "${counters:-0}" -lt 20000 ]; then
+    echo "fuzz: $target ran without coverage of the Swift code (${counters:-no} counters)"
     status=1
   fi
   rm -rf "$scratch"
