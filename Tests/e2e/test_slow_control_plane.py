@@ -24,7 +24,7 @@ from support.asserts import assert_allowed, assert_denied
 from support.control_plane import ControlPlane, FollowingRemit
 from support.echo_upstream import EchoUpstream
 from support.envoy import Envoy, workloads_sidecar_config
-from support.procs import free_port
+from support.procs import free_port, wait_until
 from test_delegation import CHAIN, POLICY
 
 pytestmark = pytest.mark.remit
@@ -194,4 +194,52 @@ def test_a_slow_control_plane_denies_hops_in_time_and_nothing_piles_up(slow):
     r, took = send(s, "lead", "helper", "slow-chain-2", id=3)
     assert_allowed(r)
     assert took < 1.0, f"the first hop after recovery took {took:.2f} s"
+    assert s.remit.alive()
+
+
+def test_a_slow_control_plane_delays_sync_and_audit_but_holds_up_no_decision(slow):
+    """Snapshot long-poll, audit batches and reports go through the same slow link: decisions keep
+    their speed on the current snapshot, the link stays a handful of connections, and once the
+    control plane is fast again the held change applies and every decision of the slow period
+    reaches the audit log once."""
+    s = slow
+    s.proxy.slow.set()
+    try:
+        s.proxy.reset_counts()
+        _, _, mission = s.cp.api("GET", "/v1/missions/helper")
+        mission["allow"][1]["mcp"]["tools"] = ["search_web", "delete_index", "search_images"]
+        _, headers, _ = s.cp.api("PUT", "/v1/missions/helper", mission)
+        version = int(headers["remit-policy-version"])
+        before = {d["decision_id"] for d in s.remit.decisions()}
+        for i in range(20):
+            s.upstream.clear()
+            started = time.monotonic()
+            r = clients.mtls_request(s.envoy.port("search"), s.certs["helper"], s.ca_path, "POST", "/mcp",
+                                     body=clients.tools_call("search_web", {"q": f"slow-{i}"}),
+                                     headers=dict(clients.JSON_HEADERS))
+            took = time.monotonic() - started
+            assert_allowed(r, s.upstream)
+            assert took < 1.0, f"a decision took {took:.2f} s while the control plane was slow"
+            time.sleep(0.1)
+        # An allowed call carries its decision id upstream, not back: the ids come from the log.
+        ids = {d["decision_id"] for d in s.remit.decisions()} - before
+        assert len(ids) == 20, f"{len(ids)} decisions logged for 20 calls"
+        print(f"slow sync and audit: {s.proxy.most_open} connections open at most, {s.proxy.accepted} accepted")
+        assert s.proxy.most_open <= 12, f"{s.proxy.most_open} connections were open to the control plane"
+    finally:
+        s.proxy.slow.clear()
+
+    s.remit.wait_applied(version, timeout=30)
+    s.upstream.clear()
+    r = clients.mtls_request(s.envoy.port("search"), s.certs["helper"], s.ca_path, "POST", "/mcp",
+                             body=clients.tools_call("search_images", {"q": "x"}), headers=dict(clients.JSON_HEADERS))
+    assert_allowed(r, s.upstream)
+
+    def delivered():
+        _, _, page = s.cp.api("GET", "/v1/audit/events?agent=helper&limit=500")
+        seen = [event["decisionId"] for event in page["events"] if event["decisionId"] in ids]
+        return seen if ids <= set(seen) else None
+
+    seen = wait_until(delivered, 30, interval=0.5, what="the slow period's decisions in /v1/audit/events")
+    assert len(seen) == len(set(seen)), "a decision was stored twice"
     assert s.remit.alive()
