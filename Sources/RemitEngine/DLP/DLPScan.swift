@@ -43,7 +43,7 @@ struct DLPScan {
     var index = 1
     while index &+ 8 <= count {
       // The next block holding an anchor, with one bit per anchored byte.
-      let (block, blockHits) = Self.skipClean(bytes, count, from: index, scanner.anchorTable.combined)
+      let (block, blockHits) = Self.skipClean(bytes, count, from: index, scanner.anchorTable.pairs)
       index = block
       guard index &+ 8 <= count else { break }
       var hits = blockHits
@@ -137,41 +137,32 @@ struct DLPScan {
 
   /// The start of the first eight-byte block from `index` holding an anchor (or the first index
   /// with fewer than eight bytes left), and a bit per anchored byte of that block (bit 0 for the
-  /// first byte). Kept apart so the loop has all registers to itself.
+  /// first byte). One pair-table entry per byte (`DLPAnchorTable.pairs`). Kept apart so the loop
+  /// has all registers to itself.
   @inline(never)
   static func skipClean(
-    _ bytes: UnsafePointer<UInt8>, _ count: Int, from start: Int, _ table: UnsafeMutablePointer<UInt32>
+    _ bytes: UnsafePointer<UInt8>, _ count: Int, from start: Int, _ pairs: UnsafeMutablePointer<UInt8>
   ) -> (index: Int, hits: UInt32) {
     var index = start
     while index &+ 8 <= count {
-      let at = bytes + index
-      // One table entry per byte: its trigger bits below, the bits it may precede above.
-      let e0 = table[Int(at[0])]
-      let e1 = table[Int(at[1])]
-      let e2 = table[Int(at[2])]
-      let e3 = table[Int(at[3])]
-      let e4 = table[Int(at[4])]
-      let e5 = table[Int(at[5])]
-      let e6 = table[Int(at[6])]
-      let e7 = table[Int(at[7])]
-      let before = table[Int(at[-1])]
-      let a0 = e0 & (before >> 16)
-      let a1 = e1 & (e0 >> 16)
-      let a2 = e2 & (e1 >> 16)
-      let a3 = e3 & (e2 >> 16)
-      let a4 = e4 & (e3 >> 16)
-      let a5 = e5 & (e4 >> 16)
-      let a6 = e6 & (e5 >> 16)
-      let a7 = e7 & (e6 >> 16)
+      // The pair ending at each of the eight bytes, starting with the byte before the block.
+      let at = UnsafeRawPointer(bytes + index - 1)
+      @inline(__always) func pair(_ offset: Int) -> UInt32 {
+        UInt32(pairs[Int(UInt16(littleEndian: at.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))])
+      }
+      let a0 = pair(0)
+      let a1 = pair(1)
+      let a2 = pair(2)
+      let a3 = pair(3)
+      let a4 = pair(4)
+      let a5 = pair(5)
+      let a6 = pair(6)
+      let a7 = pair(7)
       if a0 | a1 | a2 | a3 | a4 | a5 | a6 | a7 != 0 {
-        // Each `a` is below 1 << 16: adding 0xFFFF carries into bit 16 exactly when it is not 0.
-        @inline(__always) func bit(_ anchor: UInt32, _ offset: UInt32) -> UInt32 {
-          ((anchor &+ 0xFFFF) >> 16) << offset
-        }
-        var hits = bit(a0, 0) | bit(a1, 1)
-        hits |= bit(a2, 2) | bit(a3, 3)
-        hits |= bit(a4, 4) | bit(a5, 5)
-        hits |= bit(a6, 6) | bit(a7, 7)
+        var hits = a0 | a1 << 1
+        hits |= a2 << 2 | a3 << 3
+        hits |= a4 << 4 | a5 << 5
+        hits |= a6 << 6 | a7 << 7
         return (index, hits)
       }
       index &+= 8

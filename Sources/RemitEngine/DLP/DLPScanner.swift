@@ -186,8 +186,12 @@ extension DLPDetector {
 final class DLPAnchorTable: @unchecked Sendable {
   let triggers: UnsafeMutablePointer<UInt16>
   let precedes: UnsafeMutablePointer<UInt16>
-  /// `triggers[byte] | precedes[byte] << 16`: the scan loop loads one entry per byte.
+  /// `triggers[byte] | precedes[byte] << 16`.
   let combined: UnsafeMutablePointer<UInt32>
+  /// 1 where a byte pair is an anchor, indexed by `previous | byte << 8` (a little-endian load of
+  /// the two bytes): the clean skip loads one entry per byte and tests it, no shifts or masks.
+  /// 64 KiB; text touches few of its rows.
+  let pairs: UnsafeMutablePointer<UInt8>
 
   init(triggers triggerValues: [UInt16], precedes precedeValues: [UInt16]) {
     triggers = .allocate(capacity: 512)
@@ -198,10 +202,17 @@ final class DLPAnchorTable: @unchecked Sendable {
     for (index, value) in triggerValues.prefix(256).enumerated() { triggers[index] = value }
     for (index, value) in precedeValues.prefix(256).enumerated() { precedes[index] = value }
     for index in 0..<256 { combined[index] = UInt32(triggers[index]) | UInt32(precedes[index]) << 16 }
+    pairs = .allocate(capacity: 1 << 16)
+    for previous in 0..<256 {
+      for byte in 0..<256 {
+        pairs[previous | byte << 8] = triggers[byte] & precedes[previous] != 0 ? 1 : 0
+      }
+    }
   }
 
   deinit {
     triggers.deallocate()
     combined.deallocate()
+    pairs.deallocate()
   }
 }
