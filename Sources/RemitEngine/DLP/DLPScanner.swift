@@ -5,8 +5,10 @@
 /// digit, `@`, `-`, `_`, `"`, `:`, `=`, `A`, `J`, `k`, a custom keyword's second byte) and what may
 /// precede it (a digit starts a number only after a non-word byte; `-` matters only after `sk`,
 /// `xoxb` or another `-`; `"` only closes a key ending like a secret word...). Two 256-entry tables
-/// hold, per byte, the families it triggers and the families it may precede; the loop ANDs them for
-/// eight bytes at a time and stops only where a family fires, then runs that family's confirm check.
+/// hold, per byte, the families it triggers and the families it may precede; a 65,536-entry pair
+/// table built from them marks every (previous, current) byte pair where some family fires. The
+/// loop reads it for eight bytes at a time, stops only at a marked pair, ANDs the two tables there
+/// for the families, and runs their confirm checks.
 /// Every confirm check reads a bounded number of bytes and long runs are read once, so a scan is
 /// linear in the input whatever it holds. See docs/dlp.md for what each detector validates and misses.
 public struct DLPScanner: Sendable {
