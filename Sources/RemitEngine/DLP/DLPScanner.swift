@@ -182,14 +182,12 @@ extension DLPDetector {
   }
 }
 
-/// The two anchor tables in memory of their own, so the scan loop indexes plain pointers (no array
-/// bounds or uniqueness checks): `triggers[byte]` and `precedes[byte]`, 256 entries each. Written
-/// once in `init`, read-only after.
+/// The anchor tables in memory of their own, so the scan loop indexes plain pointers (no array
+/// bounds or uniqueness checks): `triggers[byte]` and `precedes[byte]`, 256 entries each, and the
+/// pair table built from them. Written once in `init`, read-only after.
 final class DLPAnchorTable: @unchecked Sendable {
   let triggers: UnsafeMutablePointer<UInt16>
   let precedes: UnsafeMutablePointer<UInt16>
-  /// `triggers[byte] | precedes[byte] << 16`.
-  let combined: UnsafeMutablePointer<UInt32>
   /// 1 where a byte pair is an anchor, indexed by `previous | byte << 8` (a little-endian load of
   /// the two bytes): the clean skip loads one entry per byte and tests it, no shifts or masks.
   /// 64 KiB; text touches few of its rows.
@@ -199,11 +197,8 @@ final class DLPAnchorTable: @unchecked Sendable {
     triggers = .allocate(capacity: 512)
     triggers.initialize(repeating: 0, count: 512)
     precedes = triggers + 256
-    combined = .allocate(capacity: 256)
-    combined.initialize(repeating: 0, count: 256)
     for (index, value) in triggerValues.prefix(256).enumerated() { triggers[index] = value }
     for (index, value) in precedeValues.prefix(256).enumerated() { precedes[index] = value }
-    for index in 0..<256 { combined[index] = UInt32(triggers[index]) | UInt32(precedes[index]) << 16 }
     pairs = .allocate(capacity: 1 << 16)
     for previous in 0..<256 {
       for byte in 0..<256 {
@@ -214,7 +209,6 @@ final class DLPAnchorTable: @unchecked Sendable {
 
   deinit {
     triggers.deallocate()
-    combined.deallocate()
     pairs.deallocate()
   }
 }
