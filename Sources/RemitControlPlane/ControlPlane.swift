@@ -115,8 +115,24 @@ public struct ControlPlane: Sendable {
     dashboard: DashboardConfiguration = DashboardConfiguration(),
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
   ) -> some ApplicationProtocol {
+    application(
+      store: store, host: host, port: port, logger: logger, dashboard: dashboard,
+      signInThrottle: SignInThrottle(limit: dashboard.signInFailureLimit, windowSeconds: dashboard.signInWindow),
+      onServerRunning: onServerRunning)
+  }
+
+  /// The application with a given sign-in throttle (tests give it a clock they move).
+  static func application(
+    store: ControlPlaneStore,
+    host: String,
+    port: Int,
+    logger: Logger,
+    dashboard: DashboardConfiguration,
+    signInThrottle: SignInThrottle,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+  ) -> some ApplicationProtocol {
     let router = ControlPlaneAPI.router(store: store)
-    Dashboard.mount(on: router, store: store, configuration: dashboard)
+    Dashboard.mount(on: router, store: store, configuration: dashboard, signInThrottle: signInThrottle)
     return Application(
       router: router,
       configuration: .init(address: .hostname(host, port: port), serverName: "remit-control-plane"),

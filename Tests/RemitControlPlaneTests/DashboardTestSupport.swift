@@ -90,10 +90,13 @@ extension ControlPlaneFixture {
   /// Runs `body` with the dashboard mounted as `remit control-plane` mounts it.
   func withDashboard(
     _ configuration: DashboardConfiguration = DashboardConfiguration(),
+    signInThrottle: SignInThrottle? = nil,
     _ body: @Sendable (any TestClientProtocol) async throws -> Void
   ) async throws {
     let application = ControlPlane.application(
-      store: store, host: "127.0.0.1", port: 0, logger: Self.quietLogger, dashboard: configuration)
+      store: store, host: "127.0.0.1", port: 0, logger: Self.quietLogger, dashboard: configuration,
+      signInThrottle: signInThrottle
+        ?? SignInThrottle(limit: configuration.signInFailureLimit, windowSeconds: configuration.signInWindow))
     do {
       try await application.test(.router) { client in try await body(client) }
     } catch {

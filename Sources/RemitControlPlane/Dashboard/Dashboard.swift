@@ -8,10 +8,19 @@ public enum Dashboard {
   public static func mount(
     on router: Router<ControlPlaneRequestContext>, store: ControlPlaneStore, configuration: DashboardConfiguration
   ) {
-    let routes = DashboardRoutes(
-      store: store, configuration: configuration, renderer: DashboardRenderer(),
+    mount(
+      on: router, store: store, configuration: configuration,
       signInThrottle: SignInThrottle(
         limit: configuration.signInFailureLimit, windowSeconds: configuration.signInWindow))
+  }
+
+  /// Mounts the routes with a given throttle (tests give it a clock they move).
+  static func mount(
+    on router: Router<ControlPlaneRequestContext>, store: ControlPlaneStore, configuration: DashboardConfiguration,
+    signInThrottle: SignInThrottle
+  ) {
+    let routes = DashboardRoutes(
+      store: store, configuration: configuration, renderer: DashboardRenderer(), signInThrottle: signInThrottle)
     routes.add(to: router)
   }
 }
@@ -126,7 +135,7 @@ struct DashboardRoutes: Sendable {
       DashboardSession.constantTimeEqual(token, cookie)
     else { throw DashboardError.csrfRefused }
     // Refused before the key is looked at: a client over the limit learns nothing from trying.
-    if let wait = signInThrottle.retryAfter(client, now: ControlPlaneStore.now()) {
+    if let wait = signInThrottle.retryAfter(client) {
       var response = try await signInPage(
         request, error: "Too many failed sign-ins from your address. Try again in \(wait) seconds.",
         status: .tooManyRequests)
@@ -135,7 +144,7 @@ struct DashboardRoutes: Sendable {
     }
     let refused = "That API key was not accepted. Use an admin or reader key of your tenant."
     guard let key = form.nonEmpty("key"), let principal = try await store.authenticate(key: key) else {
-      signInThrottle.recordFailure(client, now: ControlPlaneStore.now())
+      signInThrottle.recordFailure(client)
       return try await signInPage(request, error: refused, status: .unauthorized)
     }
     signInThrottle.recordSuccess(client)

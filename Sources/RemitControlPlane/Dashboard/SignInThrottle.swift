@@ -18,13 +18,25 @@ final class SignInThrottle: Sendable {
   let limit: Int
   let windowSeconds: Int64
   let maximumClients: Int
+  /// Seconds since the epoch; tests pass a clock they move, so no test waits out a window.
+  let clock: @Sendable () -> Int64
   private let windows = Mutex<[String: Window]>([:])
 
-  init(limit: Int, windowSeconds: Int64, maximumClients: Int = 10_000) {
+  init(
+    limit: Int, windowSeconds: Int64, maximumClients: Int = 10_000,
+    clock: @escaping @Sendable () -> Int64 = ControlPlaneStore.now
+  ) {
     self.limit = max(1, limit)
     self.windowSeconds = max(1, windowSeconds)
     self.maximumClients = max(1, maximumClients)
+    self.clock = clock
   }
+
+  /// Seconds until `client` may try again now, or nil when it may try.
+  func retryAfter(_ client: String) -> Int64? { retryAfter(client, now: clock()) }
+
+  /// Counts a failed sign-in of `client` now.
+  func recordFailure(_ client: String) { recordFailure(client, now: clock()) }
 
   /// Seconds until `client` may try again, or nil when it may try now.
   func retryAfter(_ client: String, now: Int64) -> Int64? {
