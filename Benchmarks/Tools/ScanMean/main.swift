@@ -1,11 +1,36 @@
 import BenchmarkFixtures
 import RemitEngine
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 // DLP scan throughput without the harness: `ScanMean [ITERATIONS] [NAME-SUBSTRING]`. Each case
 // scans one body ITERATIONS times as one timed block. The byte-sum floor is in the harness
 // (`swift package benchmark --target ContentScan`); this tool is for comparing two builds.
 let scanner = DLPScanner(builtins: Set(DLPDetector.allCases), custom: [])
 let arguments = CommandLine.arguments.dropFirst()
+
+// `ScanMean injection ITERATIONS [TEXT]`: the injection heuristics over TEXT, or over every
+// string of the 1 KiB `ids` body as the engine walks them; for instruction counts (callgrind).
+if arguments.first == "injection" {
+  let detector = InjectionDetector()
+  let iterations = arguments.dropFirst().first.flatMap { Int($0) } ?? 100_000
+  var texts: [[UInt8]]
+  if let text = arguments.dropFirst(2).first {
+    texts = [Array(text.utf8)]
+  } else {
+    let body = SampleBodies.toolCall(.ids, bytes: 1 << 10, dirty: false)
+    guard let tape = try? JSONTape(parsing: body) else { fatalError("the sample body must parse") }
+    texts = tape.nodes.indices.filter { tape[$0].kind == .string }.map { Array(tape.string($0).utf8) }
+  }
+  var signals = 0
+  for _ in 0..<iterations {
+    for text in texts { signals &+= detector.inspect(text) == nil ? 0 : 1 }
+  }
+  print("\(texts.count) strings, \(signals) signals")
+  exit(0)
+}
 let iterations = arguments.first.flatMap { Int($0) } ?? 2_000
 let only = arguments.dropFirst().first
 

@@ -25,20 +25,80 @@ public struct GovernedRequest: Sendable {
     self.http = http
   }
 
+  /// Copy-on-write: the fields live in one storage object, so passing the request from step to
+  /// step of a decision retains one reference instead of a dozen strings and collections.
   public struct HTTPRequest: Sendable {
-    public var method: String
+    public var method: String {
+      _read { yield storage.method }
+      set { uniqueStorage().method = newValue }
+    }
     /// The request target as Envoy saw it, query included.
-    public var path: String
-    public var host: String
+    public var path: String {
+      _read { yield storage.path }
+      set { uniqueStorage().path = newValue }
+    }
+    public var host: String {
+      _read { yield storage.host }
+      set { uniqueStorage().host = newValue }
+    }
     /// `http` or `https` as the proxy saw it; empty when unknown.
-    public var scheme: String
+    public var scheme: String {
+      _read { yield storage.scheme }
+      set { uniqueStorage().scheme = newValue }
+    }
     /// Lower-case names, as Envoy sends them (pseudo-headers included).
     public var headers: [String: String] {
-      didSet { facts = HeaderFacts(headers) }
+      _read { yield storage.headers }
+      set {
+        let storage = uniqueStorage()
+        storage.headers = newValue
+        storage.facts = HeaderFacts(newValue)
+      }
     }
-    public var body: [UInt8]
+    public var body: [UInt8] {
+      _read { yield storage.body }
+      set { uniqueStorage().body = newValue }
+    }
     /// What the engine reads from `headers`, found once.
-    private(set) var facts: HeaderFacts
+    var facts: HeaderFacts {
+      _read { yield storage.facts }
+    }
+
+    private var storage: Storage
+
+    /// Mutable only while uniquely referenced (`uniqueStorage`), as the standard library's
+    /// collections are; hence `@unchecked Sendable`.
+    private final class Storage: @unchecked Sendable {
+      var method: String
+      var path: String
+      var host: String
+      var scheme: String
+      var headers: [String: String]
+      var body: [UInt8]
+      var facts: HeaderFacts
+
+      init(
+        method: String, path: String, host: String, scheme: String, headers: [String: String], body: [UInt8],
+        facts: HeaderFacts
+      ) {
+        self.method = method
+        self.path = path
+        self.host = host
+        self.scheme = scheme
+        self.headers = headers
+        self.body = body
+        self.facts = facts
+      }
+
+      func copy() -> Storage {
+        Storage(method: method, path: path, host: host, scheme: scheme, headers: headers, body: body, facts: facts)
+      }
+    }
+
+    private mutating func uniqueStorage() -> Storage {
+      if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+      return storage
+    }
 
     public init(
       method: String,
@@ -48,13 +108,9 @@ public struct GovernedRequest: Sendable {
       headers: [String: String] = [:],
       body: [UInt8] = []
     ) {
-      self.method = method
-      self.path = path
-      self.host = host
-      self.scheme = scheme
-      self.headers = headers
-      self.body = body
-      self.facts = HeaderFacts(headers)
+      storage = Storage(
+        method: method, path: path, host: host, scheme: scheme, headers: headers, body: body,
+        facts: HeaderFacts(headers))
     }
 
     /// Whether Envoy cut the body at `max_request_bytes` (`allow_partial_message`). Envoy's own

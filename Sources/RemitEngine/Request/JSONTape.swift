@@ -53,11 +53,44 @@ public struct JSONTape: Sendable {
 
   public init(parsing bytes: [UInt8], limits: Limits = Limits()) throws(Failure) {
     self.bytes = bytes
-    var parser = Parser(limits: limits)
-    self.nodes = try bytes.withUnsafeBufferPointer { buffer throws(Failure) in
-      try parser.parseDocument(buffer)
+    // Typical JSON has about one node per 8 bytes; a denser document is parsed again with room
+    // for its worst case, one node per byte (every value takes at least one).
+    let estimate = min(bytes.count / 4 + 16, limits.maximumNodes)
+    if let parsed = try Self.parse(bytes, limits: limits, capacity: estimate) {
+      (nodes, hasEscapedStrings) = parsed
+    } else if let parsed = try Self.parse(bytes, limits: limits, capacity: min(bytes.count, limits.maximumNodes) + 1) {
+      (nodes, hasEscapedStrings) = parsed
+    } else {
+      throw Failure(offset: 0, reason: "too many JSON values")
     }
-    hasEscapedStrings = parser.sawEscape
+  }
+
+  /// Parses into an array of `capacity` nodes, written in place; nil when they do not fit.
+  private static func parse(_ bytes: [UInt8], limits: Limits, capacity: Int) throws(Failure) -> ([Node], Bool)? {
+    var failure: Failure?
+    var outOfCapacity = false
+    var sawEscape = false
+    let nodes = [Node](unsafeUninitializedCapacity: max(capacity, 1)) { buffer, initialized in
+      guard let base = buffer.baseAddress else {
+        outOfCapacity = true
+        return
+      }
+      bytes.withUnsafeBufferPointer { input in
+        var parser = Parser(limits: limits, nodes: base, capacity: buffer.count)
+        do throws(Failure) {
+          try parser.parseDocument(input)
+        } catch {
+          failure = error
+        }
+        // Nodes are written in order, so the first `count` are initialized (`Node` is trivial).
+        initialized = parser.count
+        outOfCapacity = parser.outOfCapacity
+        sawEscape = parser.sawEscape
+      }
+    }
+    if outOfCapacity { return nil }
+    if let failure { throw failure }
+    return (nodes, sawEscape)
   }
 
   public var root: Int { 0 }
@@ -177,23 +210,27 @@ public struct JSONTape: Sendable {
 extension JSONTape {
   struct Parser {
     let limits: Limits
-    var nodes: [Node] = []
+    /// The tape being written: `count` nodes of `capacity`.
+    let nodes: UnsafeMutablePointer<Node>
+    let capacity: Int
+    var count = 0
+    /// The nodes did not fit in `capacity` (the caller parses again with more room).
+    var outOfCapacity = false
     var position = 0
     var sawEscape = false
 
-    init(limits: Limits) {
+    init(limits: Limits, nodes: UnsafeMutablePointer<Node>, capacity: Int) {
       self.limits = limits
+      self.nodes = nodes
+      self.capacity = capacity
     }
 
-    mutating func parseDocument(_ input: UnsafeBufferPointer<UInt8>) throws(Failure) -> [Node] {
+    mutating func parseDocument(_ input: UnsafeBufferPointer<UInt8>) throws(Failure) {
       guard input.count < Int(Int32.max) else { throw Failure(offset: 0, reason: "document too large") }
-      // About one node per 8 bytes of typical JSON; capped so a huge body does not reserve a huge tape.
-      nodes.reserveCapacity(min(input.count / 8 + 16, 8192, limits.maximumNodes))
       skipWhitespace(input)
       try parseValue(input, depth: 0)
       skipWhitespace(input)
       guard position == input.count else { throw Failure(offset: position, reason: "unexpected data after the value") }
-      return nodes
     }
 
     mutating func skipWhitespace(_ input: UnsafeBufferPointer<UInt8>) {
@@ -205,12 +242,21 @@ extension JSONTape {
       }
     }
 
+    /// Offsets fit in Int32: `parseDocument` refuses larger documents.
+    @inline(__always)
     mutating func append(_ kind: Kind, start: Int, end: Int, escaped: Bool = false) throws(Failure) -> Int {
-      guard nodes.count < limits.maximumNodes else { throw Failure(offset: start, reason: "too many JSON values") }
-      nodes.append(
-        Node(kind: kind, escaped: escaped, start: Int32(start), end: Int32(end), next: Int32(nodes.count + 1), count: 0)
-      )
-      return nodes.count - 1
+      guard count < limits.maximumNodes else { throw Failure(offset: start, reason: "too many JSON values") }
+      guard count < capacity else {
+        outOfCapacity = true
+        throw Failure(offset: start, reason: "too many JSON values")
+      }
+      let index = count
+      (nodes + index).initialize(
+        to: Node(
+          kind: kind, escaped: escaped, start: Int32(truncatingIfNeeded: start), end: Int32(truncatingIfNeeded: end),
+          next: Int32(truncatingIfNeeded: index &+ 1), count: 0))
+      count = index &+ 1
+      return index
     }
 
     mutating func parseValue(_ input: UnsafeBufferPointer<UInt8>, depth: Int) throws(Failure) {
@@ -271,8 +317,8 @@ extension JSONTape {
         }
       }
       nodes[index].count = count
-      nodes[index].end = Int32(position)
-      nodes[index].next = Int32(nodes.count)
+      nodes[index].end = Int32(truncatingIfNeeded: position)
+      nodes[index].next = Int32(truncatingIfNeeded: self.count)
       if object { try rejectDuplicateKeys(input, object: index, start: start) }
     }
 
@@ -319,7 +365,7 @@ extension JSONTape {
     @inline(__always)
     func nextKey(after key: Int) -> Int {
       let value = Int(nodes[key].next)
-      return value < nodes.count ? Int(nodes[value].next) : nodes.count
+      return value < count ? Int(nodes[value].next) : count
     }
 
     /// Equal for equal keys without escapes: the length and the first seven bytes. Nil for an
@@ -404,28 +450,33 @@ extension JSONTape {
     }
 
     mutating func parseString(_ input: UnsafeBufferPointer<UInt8>) throws(Failure) {
-      position += 1
-      let start = position
+      let start = position &+ 1
+      // The scan position lives in a register; `position` is written back around the calls that use it.
+      var index = start
       var escaped = false
       while true {
-        skipPlainASCII(input)
-        guard position < input.count else { throw Failure(offset: position, reason: "unterminated string") }
-        let byte = input[position]
+        index = Self.skipPlainASCII(input, from: index)
+        guard index < input.count else { throw Failure(offset: index, reason: "unterminated string") }
+        let byte = input[index]
         switch byte {
         case UInt8(ascii: "\""):
-          _ = try append(.string, start: start, end: position, escaped: escaped)
-          position += 1
+          position = index &+ 1
+          _ = try append(.string, start: start, end: index, escaped: escaped)
           return
         case UInt8(ascii: "\\"):
           escaped = true
           sawEscape = true
+          position = index
           try parseEscape(input)
+          index = position
         case 0x00..<0x20:
-          throw Failure(offset: position, reason: "control character in string")
+          throw Failure(offset: index, reason: "control character in string")
         case 0x20..<0x80:
-          position += 1
+          index &+= 1
         default:
+          position = index
           try parseUTF8Sequence(input)
+          index = position
         }
       }
     }
@@ -433,19 +484,20 @@ extension JSONTape {
     /// Skips eight bytes at a time while none of them ends the run of plain string text: a quote,
     /// a backslash, a control character or a non-ASCII byte. The byte loop decides the rest.
     @inline(__always)
-    mutating func skipPlainASCII(_ input: UnsafeBufferPointer<UInt8>) {
-      guard let base = input.baseAddress else { return }
+    static func skipPlainASCII(_ input: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+      guard let base = input.baseAddress else { return start }
       let raw = UnsafeRawPointer(base)
-      while position &+ 8 <= input.count {
-        let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+      var index = start
+      while index &+ 8 <= input.count {
+        let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
         let special = Self.stringSpecialBytes(word)
         if special != 0 {
           // The lowest flagged byte is exact (borrows only run upwards): stop right on it.
-          position &+= special.trailingZeroBitCount >> 3
-          return
+          return index &+ special.trailingZeroBitCount &>> 3
         }
-        position &+= 8
+        index &+= 8
       }
+      return index
     }
 
     /// The high bit of each byte of `word` that is `"`, `\`, below 0x20 or above 0x7F, read as
