@@ -61,11 +61,35 @@ import Testing
     _ = try JSONTape(parsing: Array((String(repeating: "[", count: 64) + String(repeating: "]", count: 64)).utf8))
   }
 
-  @Test func boundsNodeCount() {
+  @Test func boundsNodeCount() throws {
     let many = "[" + Array(repeating: "1", count: 1000).joined(separator: ",") + "]"
-    #expect(throws: JSONTape.Failure.self) {
+    let failure = try #require(throws: JSONTape.Failure.self) {
       try JSONTape(parsing: Array(many.utf8), limits: .init(maximumDepth: 64, maximumNodes: 500))
     }
+    #expect(failure.reason == "too many JSON values")
+    // The limit itself is allowed: 499 numbers and their array.
+    let fits = "[" + Array(repeating: "1", count: 499).joined(separator: ",") + "]"
+    #expect(
+      try JSONTape(parsing: Array(fits.utf8), limits: .init(maximumDepth: 64, maximumNodes: 500)).nodes.count == 500)
+  }
+
+  /// The tape is first sized for typical JSON (a node per 4 bytes); denser documents are parsed
+  /// again with room for one node per byte, and come out the same.
+  @Test func denseDocumentsOutgrowTheFirstEstimate() throws {
+    for count in [1, 15, 16, 17, 100, 5_000] {
+      let numbers = "[" + Array(repeating: "7", count: count).joined(separator: ",") + "]"
+      let tape = try parse(numbers)
+      #expect(tape.nodes.count == count + 1)
+      #expect(tape[0].count == Int32(count) && tape[0].next == Int32(count + 1))
+      #expect(tape.children(of: 0).allSatisfy { tape[$0].kind == .number && tape.rawText($0) == "7" })
+      let nested = String(repeating: "[", count: min(count, 64)) + String(repeating: "]", count: min(count, 64))
+      #expect(try parse(nested).nodes.count == min(count, 64))
+    }
+    // A failure in the second pass is reported as it is, not as a capacity problem.
+    let failure = try #require(throws: JSONTape.Failure.self) {
+      try parse("[" + Array(repeating: "1", count: 100).joined(separator: ",") + ",x]")
+    }
+    #expect(failure.reason == "unexpected character" && failure.offset == 201)
   }
 
   @Test func rejectsDuplicateKeysIncludingEscapedSpellings() throws {
