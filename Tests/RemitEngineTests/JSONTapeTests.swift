@@ -92,6 +92,48 @@ import Testing
     #expect(failure.reason == "unexpected character" && failure.offset == 201)
   }
 
+  /// Objects of up to sixteen plain keys compare fingerprints on the stack; wider objects and
+  /// escaped keys compare decoded keys in a set. Both paths, at every depth.
+  @Test func duplicateKeysAreFoundOnEveryPathOfTheCheck() throws {
+    // The same key at different levels, and again after a nested object, is no duplicate...
+    _ = try parse(#"{"a":{"a":1,"b":{"a":2,"b":[{"a":3}]}},"b":3,"c":{"a":4}}"#)
+    // ...but a key repeated after its nested value is.
+    #expect(throws: JSONTape.Failure.self) { try parse(#"{"a":{"b":{"a":1}},"c":2,"a":3}"#) }
+    // Around the sixteen keys of the fingerprint path.
+    for width in [15, 16, 17, 40] {
+      let keys = (0..<width).map { "\"key\($0)\":\($0)" }
+      _ = try parse("{" + keys.joined(separator: ",") + "}")
+      for repeated in [0, width - 1] {
+        #expect(throws: JSONTape.Failure.self) {
+          try parse("{" + (keys + ["\"key\(repeated)\":0"]).joined(separator: ",") + "}")
+        }
+      }
+    }
+    // An escaped spelling after plain keys, and a plain one after an escaped key.
+    #expect(throws: JSONTape.Failure.self) { try parse(#"{"x":1,"y":2,"name":3,"na\u006de":4}"#) }
+    #expect(throws: JSONTape.Failure.self) { try parse(#"{"na\u006de":1,"x":2,"name":3}"#) }
+    // Twenty nested objects of sixteen or seventeen keys, the repeated key at several depths.
+    func nested(levels: Int, duplicateAtDepth: Int?) -> String {
+      var text = ""
+      for level in 0..<levels {
+        let keys = (0..<15).map { "\"k\($0)\":\($0)" }.joined(separator: ",")
+        let extra = level == duplicateAtDepth ? ",\"k3\":0" : ""
+        text += "{" + keys + extra + ",\"next\":"
+      }
+      return text + "0" + String(repeating: "}", count: levels)
+    }
+    _ = try parse(nested(levels: 20, duplicateAtDepth: nil))
+    for depth in [0, 10, 15, 16, 19] {
+      let failure = try #require(throws: JSONTape.Failure.self) {
+        try parse(nested(levels: 20, duplicateAtDepth: depth))
+      }
+      #expect(failure.reason == "duplicate key in object")
+    }
+    // A malformed object reports its syntax error even when it also repeats a key.
+    let failure = try #require(throws: JSONTape.Failure.self) { try parse(#"{"a":1,"a":2,}"#) }
+    #expect(failure.reason == "expected a string key" && failure.offset == 13)
+  }
+
   @Test func rejectsDuplicateKeysIncludingEscapedSpellings() throws {
     #expect(throws: JSONTape.Failure.self) { try parse(#"{"name":"a","name":"b"}"#) }
     #expect(throws: JSONTape.Failure.self) { try parse(#"{"name":"a","na\u006de":"b"}"#) }
