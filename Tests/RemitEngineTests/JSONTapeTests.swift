@@ -92,6 +92,21 @@ import Testing
     #expect(failure.reason == "unexpected character" && failure.offset == 201)
   }
 
+  /// Runs of spaces are skipped eight at a time; the byte after a run is still read exactly.
+  @Test func whitespaceRunsOfEveryLength() throws {
+    for length in [0, 1, 7, 8, 9, 16, 17, 200] {
+      let pad = String(repeating: " ", count: length)
+      let text = pad + "{" + pad + "\"a\"" + pad + ":" + pad + "[1," + pad + "\t\n\r" + pad + "2]" + pad + "}" + pad
+      let tape = try parse(text)
+      #expect(tape.nodes.count == 5)
+      #expect(tape.rawText(0).hasPrefix("{") && tape.rawText(0).hasSuffix("}"))
+      let failure = try #require(throws: JSONTape.Failure.self) { try parse("[1," + pad + "x]") }
+      #expect(failure.reason == "unexpected character" && failure.offset == 3 + length)
+      let trailing = try #require(throws: JSONTape.Failure.self) { try parse("[1]" + pad + "x") }
+      #expect(trailing.reason == "unexpected data after the value" && trailing.offset == 3 + length)
+    }
+  }
+
   /// Objects of up to sixteen plain keys compare fingerprints on the stack; wider objects and
   /// escaped keys compare decoded keys in a set. Both paths, at every depth.
   @Test func duplicateKeysAreFoundOnEveryPathOfTheCheck() throws {

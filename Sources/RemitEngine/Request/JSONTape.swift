@@ -236,7 +236,17 @@ extension JSONTape {
     mutating func skipWhitespace(_ input: UnsafeBufferPointer<UInt8>) {
       while position < input.count {
         switch input[position] {
-        case 0x20, 0x09, 0x0A, 0x0D: position += 1
+        case 0x20:
+          position &+= 1
+          // A run of spaces (indentation, padding) goes eight at a time.
+          if let base = input.baseAddress {
+            while position &+ 8 <= input.count
+              && UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self) == 0x2020_2020_2020_2020
+            {
+              position &+= 8
+            }
+          }
+        case 0x09, 0x0A, 0x0D: position &+= 1
         default: return
         }
       }
