@@ -346,11 +346,19 @@ extension JSONTape {
         let duplicate = withUnsafeTemporaryAllocation(of: (key: Int, print: UInt64).self, capacity: pairs) {
           keys -> Bool? in
           var key = index + 1
+          // A 64-bit set of the fingerprints' hashes: distinct keys rarely share a bit, and
+          // only an object with a shared bit compares its fingerprints pairwise.
+          var seen: UInt64 = 0
+          var shared = false
           for pair in 0..<pairs {
             guard let print = fingerprint(input, key) else { return nil }
             keys[pair] = (key, print)
+            let bit: UInt64 = 1 &<< ((print &* 0x9E37_79B9_7F4A_7C15) &>> 58)
+            shared = shared || seen & bit != 0
+            seen |= bit
             key = nextKey(after: key)
           }
+          guard shared else { return false }
           for first in 0..<pairs {
             for second in first + 1..<pairs where keys[first].print == keys[second].print {
               if keyEquals(input, keys[first].key, keys[second].key) { return true }
