@@ -61,9 +61,9 @@ import Testing
   /// policy or not, canonically equal to one or not, it gives what the parser gives.
   @Test func knownPrincipalsResolveExactlyAsParsing() {
     #expect(!snapshot.knownIdentities.isEmpty)
-    #expect(snapshot.knownIdentities[Self.agent] != nil)
-    #expect(snapshot.knownIdentities[Self.inventory] != nil)
-    var principals = Array(snapshot.knownIdentities.keys.prefix(50))
+    #expect(snapshot.knownIdentities[.init(Self.agent)] != nil)
+    #expect(snapshot.knownIdentities[.init(Self.inventory)] != nil)
+    var principals = Array(snapshot.knownIdentities.keys.prefix(50).map(\.principal))
     principals += [
       Self.agent + "/", Self.agent.uppercased(), "spiffe://cluster.local/ns/agents/sa/checkout-bot\u{0301}",
       // U+212A KELVIN SIGN is canonically equivalent to "K": equal as Swift strings, not as bytes.

@@ -27,7 +27,7 @@ public final class PolicySnapshot: Sendable {
   /// The principals the policy names (agents, exact grant destinations, egress gateways) under
   /// each trust domain, parsed once at compile time: every decision parses its source and its
   /// destination, and a dictionary probe costs a tenth of a parse.
-  let knownIdentities: [String: KnownIdentity]
+  let knownIdentities: [PrincipalKey: KnownIdentity]
   /// Agent id → agent, bound or not: delegation chains name their members by id.
   let agentsByID: [String: CompiledAgent]
   /// Every header some mission's `credentials` injects, by destination pattern. A caller's copy
@@ -91,8 +91,8 @@ public final class PolicySnapshot: Sendable {
     var known = Self.knownIdentities(
       workloads: Array(agents.keys) + missions.values.flatMap(\.exactGrants.keys) + Array(egressGateways),
       trustDomains: trustDomains)
-    for (principal, entry) in known {
-      known[principal]?.facts = Self.facts(
+    for (key, entry) in known {
+      known[key]?.facts = Self.facts(
         of: entry.identity, agents: agents, egressGateways: egressGateways, a2aNamespaces: a2aNamespaces,
         trustDomains: trustDomains)
     }
@@ -131,10 +131,10 @@ public final class PolicySnapshot: Sendable {
   /// Bounded: a policy with very many trust domains and workloads just parses every time.
   static let maximumKnownIdentities = 100_000
 
-  static func knownIdentities(workloads: [String], trustDomains: Set<String>) -> [String: KnownIdentity] {
+  static func knownIdentities(workloads: [String], trustDomains: Set<String>) -> [PrincipalKey: KnownIdentity] {
     let unique = Set(workloads)
     guard unique.count * trustDomains.count <= maximumKnownIdentities else { return [:] }
-    var known: [String: KnownIdentity] = [:]
+    var known: [PrincipalKey: KnownIdentity] = [:]
     known.reserveCapacity(unique.count * trustDomains.count)
     for trustDomain in trustDomains {
       for workload in unique {
@@ -143,7 +143,7 @@ public final class PolicySnapshot: Sendable {
           "spiffe://\(trustDomain)/ns/\(workload[..<slash])/sa/\(workload[workload.index(after: slash)...])"
         // Through the parser, so a hit is exactly what parsing the principal would have given.
         guard case .success(let identity) = WorkloadIdentity.parse(principal) else { continue }
-        known[principal] = KnownIdentity(principal: principal, identity: identity)
+        known[PrincipalKey(principal)] = KnownIdentity(principal: principal, identity: identity)
       }
     }
     return known
@@ -155,10 +155,11 @@ public final class PolicySnapshot: Sendable {
   }
 
   /// `WorkloadIdentity.parse(principal)` and the policy's facts about it: for a principal the
-  /// policy names, one probe of the compiled table instead of one lookup per question. String
-  /// equality is Unicode-canonical; the identity must be the one these exact bytes parse to.
+  /// policy names, one probe of the compiled table instead of one lookup per question. The table
+  /// compares bytes (`PrincipalKey`), not Unicode-canonically as `String` does: the identity must
+  /// be the one these exact bytes parse to.
   func resolve(principal: String) -> Result<(WorkloadIdentity, IdentityFacts), WorkloadIdentity.ParseFailure> {
-    if let known = knownIdentities[principal], Self.sameBytes(known.principal, principal) {
+    if let known = knownIdentities[PrincipalKey(principal)] {
       return .success((known.identity, known.facts))
     }
     return WorkloadIdentity.parse(principal).map { identity in
