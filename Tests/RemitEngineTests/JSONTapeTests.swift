@@ -264,6 +264,34 @@ import Testing
     #expect(payload.paramString(message, "name") == "get_stock")
   }
 
+  /// Member names and the version are compared after their escapes are decoded, by both the
+  /// `String` and the `StaticString` comparisons, and a message reads the same either way.
+  @Test func escapedMemberNamesReadAsTheirText() throws {
+    let plain = try payload(#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_stock"}}"#)
+    let escaped = try payload(
+      #"{"json\u0072pc":"2\u002e0","\u0069d":7,"meth\u006fd":"tools\/call","p\u0061rams":{"n\u0061me":"get_stock"}}"#)
+    for payload in [plain, escaped] {
+      let message = try #require(payload.messages.first)
+      #expect(message.kind == .request && message.method == "tools/call" && message.idJSON == "7")
+      #expect(payload.paramString(message, "name") == "get_stock")
+      #expect(payload.paramString(message, "name" as StaticString) == "get_stock")
+      #expect(payload.paramString(message, "nam" as StaticString) == nil)
+    }
+    let tape = try JSONTape(parsing: Array(#"["ab","a\u0062","abc","",1]"#.utf8))
+    for index in 1..<tape.nodes.count {
+      for text in ["ab", "abc", "", "a"] {
+        let expected = tape[index].kind == .string && tape.string(index) == text
+        #expect(tape.stringEquals(index, text) == expected)
+      }
+      #expect(tape.stringEquals(index, "ab" as StaticString) == tape.stringEquals(index, "ab"))
+      #expect(tape.stringEquals(index, "" as StaticString) == tape.stringEquals(index, ""))
+    }
+    // A response is told from a request without a method by the one-pass member read.
+    let response = try payload(#"{"error":{"code":1},"jsonrpc":"2.0","id":3}"#)
+    #expect(response.messages.first?.kind == .response)
+    #expect(throws: JSONRPCPayload.Failure.self) { try payload(#"{"jsonrpc":"2.0","id":3,"result":1,"error":{}}"#) }
+  }
+
   @Test func readsNotificationsResponsesAndBatches() throws {
     let batch = try payload(
       #"[{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":"x","result":{}}]"#

@@ -37,7 +37,7 @@ extension DecisionEngine {
     if let payload, run.decision.rpcMethod == nil, let first = payload.messages.first {
       run.decision.rpcMethod = first.method
       if first.method == "tools/call" || first.method == "prompts/get" {
-        run.decision.tool = payload.paramString(first, "name")
+        run.decision.tool = payload.paramString(first, "name" as StaticString)
       }
     }
     // Only threat intel and the injection heuristics read tool names and argument strings.
@@ -143,7 +143,7 @@ extension DecisionEngine {
   static func toolNames(_ payload: JSONRPCPayload) -> [String] {
     payload.messages.compactMap { message in
       guard message.method == "tools/call" || message.method == "prompts/get" else { return nil }
-      return payload.paramString(message, "name")
+      return payload.paramString(message, "name" as StaticString)
     }
   }
 

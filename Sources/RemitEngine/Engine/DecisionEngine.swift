@@ -365,8 +365,8 @@ public struct DecisionEngine: Sendable {
   /// `params.uri` of resources/read.
   static func target(of message: JSONRPCPayload.Message, in payload: JSONRPCPayload) -> String? {
     switch message.method {
-    case "tools/call", "prompts/get": payload.paramString(message, "name")
-    case "resources/read": payload.paramString(message, "uri")
+    case "tools/call", "prompts/get": payload.paramString(message, "name" as StaticString)
+    case "resources/read": payload.paramString(message, "uri" as StaticString)
     default: nil
     }
   }

@@ -34,8 +34,8 @@ public struct JSONRPCPayload: Sendable {
     switch tape[tape.root].kind {
     case .array: return true
     case .object:
-      return tape.value(forKey: "jsonrpc", inObject: tape.root) != nil
-        || tape.value(forKey: "method", inObject: tape.root) != nil
+      return tape.value(forKey: "jsonrpc" as StaticString, inObject: tape.root) != nil
+        || tape.value(forKey: "method" as StaticString, inObject: tape.root) != nil
     default: return false
     }
   }
@@ -68,24 +68,47 @@ public struct JSONRPCPayload: Sendable {
 
   private static func message(_ tape: JSONTape, _ index: Int) throws(Failure) -> Message {
     guard tape[index].kind == .object else { throw Failure(reason: "JSON-RPC message is not an object") }
-    guard let version = tape.value(forKey: "jsonrpc", inObject: index), tape.stringEquals(version, "2.0") else {
+    // One pass over the members (the parser has rejected duplicate keys, so each is found once).
+    var version: Int?
+    var id: Int?
+    var paramsValue: Int?
+    var methodValue: Int?
+    var hasResult = false
+    var hasError = false
+    var members = tape.children(of: index).makeIterator()
+    while let key = members.next(), let value = members.next() {
+      if tape.stringEquals(key, "jsonrpc" as StaticString) {
+        version = value
+      } else if tape.stringEquals(key, "id" as StaticString) {
+        id = value
+      } else if tape.stringEquals(key, "method" as StaticString) {
+        methodValue = value
+      } else if tape.stringEquals(key, "params" as StaticString) {
+        paramsValue = value
+      } else if tape.stringEquals(key, "result" as StaticString) {
+        hasResult = true
+      } else if tape.stringEquals(key, "error" as StaticString) {
+        hasError = true
+      }
+    }
+    guard let version, tape.stringEquals(version, "2.0" as StaticString) else {
       throw Failure(reason: "JSON-RPC message lacks \"jsonrpc\": \"2.0\"")
     }
     var idJSON: String?
-    if let id = tape.value(forKey: "id", inObject: index) {
+    if let id {
       switch tape[id].kind {
       case .string, .number, .null: idJSON = tape.rawText(id)
       default: throw Failure(reason: "JSON-RPC id must be a string, number or null")
       }
     }
     var params: Int?
-    if let value = tape.value(forKey: "params", inObject: index) {
+    if let value = paramsValue {
       guard tape[value].kind == .object || tape[value].kind == .array else {
         throw Failure(reason: "JSON-RPC params must be an object or an array")
       }
       params = value
     }
-    if let method = tape.value(forKey: "method", inObject: index) {
+    if let method = methodValue {
       guard tape[method].kind == .string else { throw Failure(reason: "JSON-RPC method must be a string") }
       let name = tape.string(method)
       guard !name.isEmpty, name.utf8.count <= 256 else {
@@ -93,12 +116,18 @@ public struct JSONRPCPayload: Sendable {
       }
       return Message(kind: idJSON == nil ? .notification : .request, method: name, idJSON: idJSON, params: params)
     }
-    let hasResult = tape.value(forKey: "result", inObject: index) != nil
-    let hasError = tape.value(forKey: "error", inObject: index) != nil
     guard hasResult != hasError, idJSON != nil else {
       throw Failure(reason: "JSON-RPC message has neither a method nor exactly one of result and error with an id")
     }
     return Message(kind: .response, method: nil, idJSON: idJSON, params: nil)
+  }
+
+  /// `paramString(_:_:)` for a key known when compiling (`name`, `uri`): what the engine asks.
+  public func paramString(_ message: Message, _ key: StaticString) -> String? {
+    guard let params = message.params, let value = tape.value(forKey: key, inObject: params),
+      tape[value].kind == .string
+    else { return nil }
+    return tape.string(value)
   }
 
   /// A string member of a message's params object, such as `name` or `uri`.

@@ -165,6 +165,31 @@ public struct JSONTape: Sendable {
     }
   }
 
+  /// `value(forKey:inObject:)` for a key known when compiling: no `String` per comparison.
+  public func value(forKey key: StaticString, inObject index: Int) -> Int? {
+    guard nodes[index].kind == .object else { return nil }
+    var iterator = children(of: index).makeIterator()
+    while let keyIndex = iterator.next(), let valueIndex = iterator.next() {
+      if stringEquals(keyIndex, key) { return valueIndex }
+    }
+    return nil
+  }
+
+  /// `stringEquals(_:_:)` for text known when compiling.
+  public func stringEquals(_ index: Int, _ text: StaticString) -> Bool {
+    let node = nodes[index]
+    guard node.kind == .string else { return false }
+    let range = Int(node.start)..<Int(node.end)
+    return text.withUTF8Buffer { expected in
+      if node.escaped { return JSONTape.unescape(bytes[range]).elementsEqual(expected) }
+      guard range.count == expected.count else { return false }
+      return bytes.withUnsafeBufferPointer { all in
+        guard let base = all.baseAddress, let other = expected.baseAddress else { return range.isEmpty }
+        return memcmp(base + range.lowerBound, other, range.count) == 0
+      }
+    }
+  }
+
   static func unescape(_ raw: ArraySlice<UInt8>) -> [UInt8] {
     var output: [UInt8] = []
     output.reserveCapacity(raw.count)
