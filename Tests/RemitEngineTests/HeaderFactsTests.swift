@@ -44,4 +44,36 @@ import Testing
     http.headers["x-remit-forged"] = "1"
     #expect(http.facts.hasRemitHeader)
   }
+
+  /// `bodyIsPartial` reads both headers on their bytes; it must read them as
+  /// `lowercased() == "true"` and `Int(trimmingOptionalWhitespace())` did.
+  @Test func partialBodyHeadersReadAsTheStringFunctionsDid() {
+    let lengths = [
+      "", " ", "0", "42", " 42", "42\t", "\t 42 \t", "+42", "-42", "-0", "+", "-", "4 2", "42a", "0x10", "١٢",
+      "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+      "00000000000000000000042", " +7 ", "++7", "+-7", "\u{A0}42",
+    ]
+    for text in lengths {
+      var bytes = text
+      let decoded = bytes.withUTF8 { GovernedRequest.HTTPRequest.decimal($0) }
+      #expect(decoded == Int(text.trimmingOptionalWhitespace()), "\(text.debugDescription)")
+    }
+    for flag in [
+      "true", "TRUE", "True", "tRuE", "true ", " true", "false", "", "tru", "truee", "t\u{0301}rue", "\u{212A}",
+    ] {
+      let http = GovernedRequest.HTTPRequest(
+        method: "POST", path: "/", headers: ["x-envoy-auth-partial-body": flag, "content-length": "3"], body: [1, 2, 3])
+      #expect(http.bodyIsPartial(maxRequestBytes: 100) == (flag.lowercased() == "true"), "\(flag.debugDescription)")
+    }
+    // A declared length decides against the body; without one, reaching the limit counts as cut.
+    func partial(_ headers: [String: String], body: Int, limit: Int = 8) -> Bool {
+      GovernedRequest.HTTPRequest(method: "POST", path: "/", headers: headers, body: Array(repeating: 0, count: body))
+        .bodyIsPartial(maxRequestBytes: limit)
+    }
+    #expect(partial(["content-length": " 9 "], body: 8))
+    #expect(!partial(["content-length": "8"], body: 8))
+    #expect(partial(["content-length": "-1"], body: 8))
+    #expect(!partial(["content-length": "junk"], body: 7))
+    #expect(partial([:], body: 8))
+  }
 }

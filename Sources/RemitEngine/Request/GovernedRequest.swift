@@ -119,11 +119,41 @@ public struct GovernedRequest: Sendable {
     /// so does a body without `content-length` that fills the limit (a body of exactly that size is
     /// then treated as cut: the fail-closed reading).
     public func bodyIsPartial(maxRequestBytes: Int) -> Bool {
-      if facts.partialBody?.lowercased() == "true" { return true }
-      if let declared = facts.contentLength, let length = Int(declared.trimmingOptionalWhitespace()), length >= 0 {
+      // On the bytes: no string is made for either header (no Unicode letter lowercases to ASCII
+      // `true`, so an ASCII comparison is `lowercased() == "true"`).
+      if var flag = facts.partialBody, flag.withUTF8({ Self.equalsIgnoringASCIICase($0, Self.trueBytes) }) {
+        return true
+      }
+      if var declared = facts.contentLength, let length = declared.withUTF8({ Self.decimal($0) }), length >= 0 {
         return length > body.count
       }
       return body.count >= maxRequestBytes
+    }
+
+    static let trueBytes = Array("true".utf8)
+
+    /// `Int(text.trimmingOptionalWhitespace())` on UTF-8 bytes: spaces and tabs around an optional
+    /// sign and at least one digit; nil on anything else or on overflow.
+    static func decimal(_ text: UnsafeBufferPointer<UInt8>) -> Int? {
+      var start = text.startIndex
+      var end = text.endIndex
+      while start < end, text[start] == 0x20 || text[start] == 0x09 { start += 1 }
+      while end > start, text[end - 1] == 0x20 || text[end - 1] == 0x09 { end -= 1 }
+      guard start < end else { return nil }
+      let negative = text[start] == UInt8(ascii: "-")
+      if negative || text[start] == UInt8(ascii: "+") { start += 1 }
+      guard start < end else { return nil }
+      var value = 0
+      for index in start..<end {
+        let digit = text[index] &- UInt8(ascii: "0")
+        guard digit < 10 else { return nil }
+        let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+        let (sum, overflowSum) =
+          negative ? shifted.subtractingReportingOverflow(Int(digit)) : shifted.addingReportingOverflow(Int(digit))
+        guard !overflow, !overflowSum else { return nil }
+        value = sum
+      }
+      return value
     }
 
     /// `application/json` or any `+json` media type (`HeaderFacts.isJSONMediaType`).
