@@ -11,7 +11,7 @@ struct InjectionScanner {
   var enabled: UInt16
   let maximumSignals: Int
   var decodeBudget: Int
-  let tables = InjectionTables.shared
+  let tables: InjectionTables
 
   private(set) var firstSignal: InjectionSignal?
   private(set) var collectedSignals: [InjectionSignal] = []
@@ -30,8 +30,9 @@ struct InjectionScanner {
 
   init(
     _ text: UnsafeBufferPointer<UInt8>, enabled: UInt16, maximumSignals: Int,
-    decodeBudget: Int = InjectionDetector.maximumDecodedBytes
+    decodeBudget: Int = InjectionDetector.maximumDecodedBytes, tables: InjectionTables = .shared
   ) {
+    self.tables = tables
     base = text.baseAddress
     end = text.count
     self.enabled = enabled
