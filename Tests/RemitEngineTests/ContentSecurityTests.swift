@@ -155,6 +155,13 @@ import Testing
     #expect(hash.reason == .threatIntelMatch)
     let host = decide(Self.request(Array("{}".utf8), to: Self.everything, host: "api.evil.example:8443"))
     #expect(host.reason == .threatIntelMatch)
+    // The destination authority in every spelling: case, port, trailing dot, brackets.
+    for authority in [
+      "API.Evil.Example", "evil.example.", "evil.example.:80", "[evil.example]", "[api.evil.example]:1",
+    ] {
+      let spelled = decide(Self.request(Array("{}".utf8), to: Self.everything, host: authority))
+      #expect(spelled.reason == .threatIntelMatch, "\(authority)")
+    }
     #expect(decide(Self.call("get_stock", arguments: #"{"u":"https://good.example/x"}"#)).verdict == .allow)
   }
 

@@ -205,7 +205,11 @@ extension DecisionEngine {
         if let match = threats.matchURL(url) { return (match, "egress url") }
       }
     } else if let http {
-      let host = Self.hostWithoutPort(http.host)
+      // The authority as sent: `matchHost` drops a port and a trailing dot and folds case itself,
+      // as `hostWithoutPort` would (ThreatIndexTests ties the two); only a bracketed authority,
+      // which `matchHost` reads as an IP literal alone, needs the brackets taken off first.
+      let authority = http.host
+      let host = authority.utf8.first == UInt8(ascii: "[") ? Self.hostWithoutPort(authority) : authority
       if !host.isEmpty, let match = threats.matchHost(host) { return (match, "destination host") }
     }
     return nil

@@ -26,6 +26,26 @@ import Testing
     Indicator(type: .hash, value: String(repeating: "ab", count: 32)),
   ])
 
+  /// The engine hands the destination's authority to `matchHost` as sent; it must match as the
+  /// host `DecisionEngine.hostWithoutPort` makes of it would.
+  @Test func anAuthorityMatchesAsItsHostWithoutPort() {
+    let authorities = [
+      "evil.example", "EVIL.example:443", "evil.example.", "evil.example.:8080", "a.tracker.example:1",
+      "tracker.example", "shouty.example", "Shouty.Example.:80", "203.0.113.7", "203.0.113.7:8080",
+      "203.0.113.7.", "[2001:db8::dead]", "[2001:db8::dead]:443", "[2001:DB8::DEAD]:1", "2001:db8::dead",
+      "198.51.100.200:9", "[2001:db8:bad::1]:80", "[::1]:8080", "example.com:8080", "", ":", ":80", "evil.example:",
+      "a:b:evil.example", "evil.example:1:2", "[evil.example]", "[2001:db8::dead", "198.51.100.7:", "inventory.tools",
+    ]
+    for authority in authorities where authority.first != "[" {
+      let host = DecisionEngine.hostWithoutPort(authority)
+      let expected = host.isEmpty ? nil : Self.index.matchHost(host)?.indicator
+      #expect(Self.index.matchHost(authority)?.indicator == expected, "\(authority) -> \(host)")
+    }
+    // A bracketed name is no IP literal to `matchHost`: the engine takes the brackets off first.
+    #expect(Self.index.matchHost("[evil.example]") == nil)
+    #expect(Self.index.matchHost(DecisionEngine.hostWithoutPort("[evil.example]:1"))?.indicator == "evil.example")
+  }
+
   @Test(arguments: [
     ("exfiltrate_data", "exfiltrate_data"),
     ("exfil_", "exfil_*"),
