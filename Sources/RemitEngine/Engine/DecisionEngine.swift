@@ -37,22 +37,23 @@ public struct DecisionEngine: Sendable {
   public func decide(_ request: GovernedRequest, snapshot: PolicySnapshot?, trace: Bool = false) -> Decision {
     var evaluation = Evaluation(request: request, tracing: trace)
     evaluate(&evaluation, snapshot: snapshot)
-    var decision = evaluation.finish()
-    if decision.verdict == .deny && decision.jsonRPC == nil {
-      decision.jsonRPC =
+    evaluation.applyMode()
+    // Completed in place: the decision is a large value, and every copy of it retains its strings.
+    if evaluation.decision.verdict == .deny && evaluation.decision.jsonRPC == nil {
+      evaluation.decision.jsonRPC =
         evaluation.payload.map { .init(isBatch: $0.isBatch, ids: $0.messages.compactMap(\.idJSON)) }
         ?? replyContext(for: request)
     }
     // An early denial (identity) still tells the operator what the caller tried to reach.
-    if decision.destination == nil,
+    if evaluation.decision.destination == nil,
       case .success(let destination) = WorkloadIdentity.parse(request.destinationPrincipal)
     {
-      decision.destination = destination.workload
+      evaluation.decision.destination = destination.workload
     }
-    if decision.method == nil, let method = request.http?.method, Self.isValidMethod(method) {
-      decision.method = method
+    if evaluation.decision.method == nil, let method = request.http?.method, Self.isValidMethod(method) {
+      evaluation.decision.method = method
     }
-    return decision
+    return evaluation.handOver()
   }
 
   /// A request denied before its body was read (an identity denial, say) still gets a JSON-RPC

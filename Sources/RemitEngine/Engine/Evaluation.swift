@@ -54,9 +54,8 @@ struct Evaluation {
     }.sorted()
   }
 
-  /// Applies observe mode and hands the decision over: swapped out, so neither it nor the rest
-  /// of the evaluation is copied (a `consuming` method copied both).
-  mutating func finish() -> Decision {
+  /// Observe mode: a denial the agent's mode does not enforce becomes an allow that records it.
+  mutating func applyMode() {
     if decision.verdict == .deny, decision.mode == .observe, let reason = decision.reason, !reason.isAlwaysEnforced {
       decision.verdict = .allow
       decision.reason = nil
@@ -67,6 +66,11 @@ struct Evaluation {
       }
       removeSpoofableHeaders(chainHeader: chainHeader)
     }
+  }
+
+  /// Hands the decision over: swapped out, so neither it nor the rest of the evaluation is
+  /// copied (a `consuming` method copied both).
+  mutating func handOver() -> Decision {
     var handedOver = Decision(sourcePrincipal: "")
     swap(&handedOver, &decision)
     return handedOver
