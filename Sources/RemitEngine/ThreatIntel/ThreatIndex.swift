@@ -8,27 +8,30 @@
 ///
 /// When several indicators match, the most specific wins (exact before glob, longer name, prefix
 /// or network first); when one value is listed twice, the higher severity wins.
-public struct ThreatIndex: Sendable {
+///
+/// A class: the engine reaches it on every governed request, and a struct of ten tables was
+/// copied (with a retain per table) wherever it was bound.
+public final class ThreatIndex: Sendable {
   // Tools.
-  private var exactTools = ByteTable<ThreatMatch>()
-  private var toolPrefixes = ByteTable<ThreatMatch>()
-  private var toolSuffixes = ByteTable<ThreatMatch>()
-  private var otherToolGlobs: [(glob: Glob, match: ThreatMatch)] = []
+  private let exactTools: ByteTable<ThreatMatch>
+  private let toolPrefixes: ByteTable<ThreatMatch>
+  private let toolSuffixes: ByteTable<ThreatMatch>
+  private let otherToolGlobs: [(glob: Glob, match: ThreatMatch)]
 
   // Hosts.
-  private var domains = ByteTable<ThreatMatch>()
-  private var subdomainsOnly = ByteTable<ThreatMatch>()
+  private let domains: ByteTable<ThreatMatch>
+  private let subdomainsOnly: ByteTable<ThreatMatch>
   /// ip indicators as /128 (/32 for IPv4), cidr indicators as written.
-  private var networks = NetworkTable<ThreatMatch>()
+  private let networks: NetworkTable<ThreatMatch>
 
   // URLs: `scheme://host[:port]` alone, then with the path prefix (trailing `/` removed) appended.
-  private var urlOrigins = ByteTable<Bool>()
-  private var urls = ByteTable<ThreatMatch>()
+  private let urlOrigins: ByteTable<Bool>
+  private let urls: ByteTable<ThreatMatch>
 
-  private var hashes = ByteTable<ThreatMatch>()
+  private let hashes: ByteTable<ThreatMatch>
 
   /// The number of indicators compiled.
-  public private(set) var count = 0
+  public let count: Int
 
   /// Longest host accepted for matching: no DNS name is longer, and it bounds the work a hostile
   /// header can cause.
@@ -39,50 +42,77 @@ public struct ThreatIndex: Sendable {
   /// Compiles indicators. Assumes a validated policy: an indicator that does not parse is
   /// skipped rather than trapping.
   public init(_ indicators: [PolicyDocument.Indicator]) {
-    for indicator in indicators { add(indicator) }
+    var builder = Builder()
+    for indicator in indicators { builder.add(indicator) }
+    exactTools = builder.exactTools
+    toolPrefixes = builder.toolPrefixes
+    toolSuffixes = builder.toolSuffixes
+    otherToolGlobs = builder.otherToolGlobs
+    domains = builder.domains
+    subdomainsOnly = builder.subdomainsOnly
+    networks = builder.networks
+    urlOrigins = builder.urlOrigins
+    urls = builder.urls
+    hashes = builder.hashes
+    count = builder.count
   }
 
   public var isEmpty: Bool { count == 0 }
 
-  private mutating func add(_ indicator: PolicyDocument.Indicator) {
-    guard PolicyRules.indicatorProblem(indicator) == nil else { return }
-    let match = ThreatMatch(indicator)
-    switch indicator.type {
-    case .tool:
-      let glob = Glob(indicator.value)
-      switch glob.shape {
-      case .exact(let bytes): exactTools.insert(bytes, match, prefer: Self.moreSevere)
-      case .prefix(let bytes): toolPrefixes.insert(bytes, match, prefer: Self.moreSevere)
-      case .suffix(let bytes): toolSuffixes.insert(bytes, match, prefer: Self.moreSevere)
-      case .general: otherToolGlobs.append((glob, match))
-      case .any: return  // refused by validation: never match every tool by accident
+  /// The tables while they are filled.
+  private struct Builder {
+    var exactTools = ByteTable<ThreatMatch>()
+    var toolPrefixes = ByteTable<ThreatMatch>()
+    var toolSuffixes = ByteTable<ThreatMatch>()
+    var otherToolGlobs: [(glob: Glob, match: ThreatMatch)] = []
+    var domains = ByteTable<ThreatMatch>()
+    var subdomainsOnly = ByteTable<ThreatMatch>()
+    var networks = NetworkTable<ThreatMatch>()
+    var urlOrigins = ByteTable<Bool>()
+    var urls = ByteTable<ThreatMatch>()
+    var hashes = ByteTable<ThreatMatch>()
+    var count = 0
+
+    mutating func add(_ indicator: PolicyDocument.Indicator) {
+      guard PolicyRules.indicatorProblem(indicator) == nil else { return }
+      let match = ThreatMatch(indicator)
+      let prefer = ThreatIndex.moreSevere
+      switch indicator.type {
+      case .tool:
+        let glob = Glob(indicator.value)
+        switch glob.shape {
+        case .exact(let bytes): exactTools.insert(bytes, match, prefer: prefer)
+        case .prefix(let bytes): toolPrefixes.insert(bytes, match, prefer: prefer)
+        case .suffix(let bytes): toolSuffixes.insert(bytes, match, prefer: prefer)
+        case .general: otherToolGlobs.append((glob, match))
+        case .any: return  // refused by validation: never match every tool by accident
+        }
+      case .domain:
+        guard case .success(let domain) = IndicatorValue.parseDomain(indicator.value) else { return }
+        if domain.subdomainsOnly {
+          subdomainsOnly.insert(Array(domain.name.utf8), match, prefer: prefer)
+        } else {
+          domains.insert(Array(domain.name.utf8), match, prefer: prefer)
+        }
+      case .ip:
+        guard case .success(let address) = IndicatorValue.parseAddress(indicator.value) else { return }
+        networks.insert(address, prefixLength: 128, match, prefer: prefer)
+      case .cidr:
+        guard case .success(let network) = IndicatorValue.parseNetwork(indicator.value) else { return }
+        networks.insert(network.address, prefixLength: network.prefixLength, match, prefer: prefer)
+      case .url:
+        guard case .success(let url) = IndicatorValue.parseURL(indicator.value, strictHost: true) else { return }
+        let origin = Array(url.origin.utf8)
+        urlOrigins.insert(origin, true) { existing, _ in existing }
+        urls.insert(origin + Array(url.pathKey.utf8), match, prefer: prefer)
+      case .hash:
+        hashes.insert(Array(IndicatorValue.asciiLowercased(Substring(indicator.value)).utf8), match, prefer: prefer)
       }
-    case .domain:
-      guard case .success(let domain) = IndicatorValue.parseDomain(indicator.value) else { return }
-      if domain.subdomainsOnly {
-        subdomainsOnly.insert(Array(domain.name.utf8), match, prefer: Self.moreSevere)
-      } else {
-        domains.insert(Array(domain.name.utf8), match, prefer: Self.moreSevere)
-      }
-    case .ip:
-      guard case .success(let address) = IndicatorValue.parseAddress(indicator.value) else { return }
-      networks.insert(address, prefixLength: 128, match, prefer: Self.moreSevere)
-    case .cidr:
-      guard case .success(let network) = IndicatorValue.parseNetwork(indicator.value) else { return }
-      networks.insert(network.address, prefixLength: network.prefixLength, match, prefer: Self.moreSevere)
-    case .url:
-      guard case .success(let url) = IndicatorValue.parseURL(indicator.value, strictHost: true) else { return }
-      let origin = Array(url.origin.utf8)
-      urlOrigins.insert(origin, true) { existing, _ in existing }
-      urls.insert(origin + Array(url.pathKey.utf8), match, prefer: Self.moreSevere)
-    case .hash:
-      hashes.insert(
-        Array(IndicatorValue.asciiLowercased(Substring(indicator.value)).utf8), match, prefer: Self.moreSevere)
+      count += 1
     }
-    count += 1
   }
 
-  private static func moreSevere(_ existing: ThreatMatch, _ new: ThreatMatch) -> ThreatMatch {
+  fileprivate static func moreSevere(_ existing: ThreatMatch, _ new: ThreatMatch) -> ThreatMatch {
     rank(new.severity) > rank(existing.severity) ? new : existing
   }
 
