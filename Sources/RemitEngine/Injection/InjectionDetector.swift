@@ -50,10 +50,14 @@ public struct InjectionDetector: Sendable {
   /// that need to know every reason, not just the first. Same bounds as `inspect`.
   public func signals(in text: UnsafeBufferPointer<UInt8>) -> [InjectionSignal] {
     if Self.isOneShortPlainWord(text, tables.byteClass) { return [] }
-    var scanner = InjectionScanner(
-      text, enabled: enabled, maximumSignals: InjectionHeuristic.allCases.count, tables: tables)
-    scanner.scan()
-    return scanner.collectedSignals
+    var signals: [InjectionSignal] = []
+    withUnsafeMutablePointer(to: &signals) { collector in
+      var scanner = InjectionScanner(
+        text, enabled: enabled, maximumSignals: InjectionHeuristic.allCases.count, tables: tables,
+        collector: collector)
+      scanner.scan()
+    }
+    return signals
   }
 
   public func signals(in text: [UInt8]) -> [InjectionSignal] {

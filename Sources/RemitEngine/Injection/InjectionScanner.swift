@@ -14,7 +14,11 @@ struct InjectionScanner {
   let tables: InjectionTables
 
   private(set) var firstSignal: InjectionSignal?
-  private(set) var collectedSignals: [InjectionSignal] = []
+  /// Where every signal goes when more than one is wanted (`InjectionDetector.signals(in:)`).
+  /// A pointer rather than an array field, so the scanner holds nothing to release: a request's
+  /// arguments create a scanner per string.
+  let collector: UnsafeMutablePointer<[InjectionSignal]>?
+  private(set) var collectedCount = 0
   var stopped = false
 
   /// Where the current run of base64-alphabet bytes started.
@@ -30,9 +34,11 @@ struct InjectionScanner {
 
   init(
     _ text: UnsafeBufferPointer<UInt8>, enabled: UInt16, maximumSignals: Int,
-    decodeBudget: Int = InjectionDetector.maximumDecodedBytes, tables: InjectionTables = .shared
+    decodeBudget: Int = InjectionDetector.maximumDecodedBytes, tables: InjectionTables = .shared,
+    collector: UnsafeMutablePointer<[InjectionSignal]>? = nil
   ) {
     self.tables = tables
+    self.collector = collector
     base = text.baseAddress
     end = text.count
     self.enabled = enabled
@@ -47,8 +53,11 @@ struct InjectionScanner {
     enabled &= ~heuristic.bit
     let signal = InjectionSignal(heuristic: heuristic, offset: offset)
     if firstSignal == nil { firstSignal = signal }
-    if maximumSignals > 1 { collectedSignals.append(signal) }
-    if maximumSignals <= 1 || collectedSignals.count >= maximumSignals || enabled == 0 { stopped = true }
+    if maximumSignals > 1 {
+      collector?.pointee.append(signal)
+      collectedCount += 1
+    }
+    if maximumSignals <= 1 || collectedCount >= maximumSignals || enabled == 0 { stopped = true }
   }
 
   mutating func scan() {
