@@ -340,7 +340,7 @@ public struct DecisionEngine: Sendable {
         run.decision.rpcMethod = message.method
         if message.method == "tools/call" || message.method == "prompts/get" { run.decision.tool = target }
       }
-      if let method = message.method, Self.methodsWithTarget.contains(method), target == nil {
+      if target == nil, let method = message.method, Self.methodsWithTarget.contains(method) {
         let key = method == "resources/read" ? "uri" : "name"
         return run.deny(.bodyMalformed, step: "scope", "\(method) without a string params.\(key)")
       }
