@@ -76,7 +76,7 @@ import Testing
   /// The tape is first sized for typical JSON (a node per 4 bytes); denser documents are parsed
   /// again with room for one node per byte, and come out the same.
   @Test func denseDocumentsOutgrowTheFirstEstimate() throws {
-    for count in [1, 15, 16, 17, 100, 5_000] {
+    for count in [1, 15, 16, 17, 100, 5_000, 8_191, 8_192, 20_000] {
       let numbers = "[" + Array(repeating: "7", count: count).joined(separator: ",") + "]"
       let tape = try parse(numbers)
       #expect(tape.nodes.count == count + 1)

@@ -54,8 +54,10 @@ public struct JSONTape: Sendable {
   public init(parsing bytes: [UInt8], limits: Limits = Limits()) throws(Failure) {
     self.bytes = bytes
     // Typical JSON has about one node per 8 bytes; a denser document is parsed again with room
-    // for its worst case, one node per byte (every value takes at least one).
-    let estimate = min(bytes.count / 4 + 16, limits.maximumNodes)
+    // for its worst case, one node per byte (every value takes at least one). The first tape is
+    // capped (8,192 nodes, 160 KiB) so a large body does not reserve a large tape up front; only
+    // a document that really has more values pays for a second pass.
+    let estimate = min(bytes.count / 4 + 16, 8192, limits.maximumNodes)
     if let parsed = try Self.parse(bytes, limits: limits, capacity: estimate) {
       (nodes, hasEscapedStrings) = parsed
     } else if let parsed = try Self.parse(bytes, limits: limits, capacity: min(bytes.count, limits.maximumNodes) + 1) {
