@@ -16,7 +16,9 @@ configurations, alternated for --rounds rounds so drift on a shared machine hits
 
 Every request is the typical one (MCP tools/call, 1 KiB body, allowed); any non-2xx response fails
 the run. wrk runs closed-loop with --connections connections for --seconds per configuration and
-reports latency percentiles; the figures per configuration are medians over the rounds.
+reports latency percentiles; the figures per configuration are medians over the rounds. The
+verdict is the median over rounds of each round's ratio (Remit's added latency over the no-op's,
+both against that round's plain run): a round shares one phase of a machine whose speed drifts.
 
     scripts/bench-envoy.sh                               # 5 rounds of 10 s, 4 connections
     scripts/bench-envoy.sh --rounds 1 --seconds 1        # the CI smoke form
@@ -223,10 +225,29 @@ def main() -> int:
         summary[name]["requests"] = sum(run.get("requests", 0) for run in values)
     added = {name: {key: summary[name][key] - summary["plain"][key] for key in ("mean_us", "p50_us", "p99_us")}
              for name in ("noop", "remit")}
-    ratio = {key: (added["remit"][key] / added["noop"][key] if added["noop"][key] > 0 else float("nan"))
-             for key in ("mean_us", "p50_us", "p99_us")}
+    ratio_of_medians = {key: (added["remit"][key] / added["noop"][key] if added["noop"][key] > 0 else float("nan"))
+                        for key in ("mean_us", "p50_us", "p99_us")}
+    # Per round: what each authorizer added over that round's plain run, and their ratio. A round
+    # runs the three configurations within about half a minute, so its ratio shares one phase of
+    # a shared machine whose speed drifts from minute to minute; the target is judged by the
+    # median of the rounds' ratios.
+    round_ratios = []
+    for plain, noop, remit in zip(runs["plain"], runs["noop"], runs["remit"]):
+        row = {}
+        for key in ("mean_us", "p50_us", "p99_us"):
+            noop_added = noop[key] - plain[key]
+            row[key] = (remit[key] - plain[key]) / noop_added if noop_added > 0 else float("nan")
+        round_ratios.append(row)
+
+    def median_ratio(key: str) -> float:
+        values = [row[key] for row in round_ratios if row[key] == row[key]]
+        return statistics.median(values) if values else float("nan")
+
+    ratio = {key: median_ratio(key) for key in ("mean_us", "p50_us", "p99_us")}
     result = {"rounds": args.rounds, "seconds": args.seconds, "connections": args.connections,
-              "configurations": summary, "added_us": added, "ratio": {k: round(v, 2) for k, v in ratio.items()}}
+              "configurations": summary, "added_us": added, "ratio": {k: round(v, 2) for k, v in ratio.items()},
+              "round_ratios": [{k: round(v, 2) for k, v in row.items()} for row in round_ratios],
+              "ratio_of_medians": {k: round(v, 2) for k, v in ratio_of_medians.items()}}
     if args.json:
         print(json.dumps(result))
     else:
@@ -239,9 +260,13 @@ def main() -> int:
         for name in ("noop", "remit"):
             print(f"added by {name:<6} mean {added[name]['mean_us']:.0f} us, p50 {added[name]['p50_us']:.0f} us, "
                   f"p99 {added[name]['p99_us']:.0f} us")
+        print("ratio remit/noop added mean latency per round: "
+              + ", ".join(f"{row['mean_us']:.2f}" for row in round_ratios))
+        print(f"ratio of the medians above: mean {ratio_of_medians['mean_us']:.2f}, "
+              f"p50 {ratio_of_medians['p50_us']:.2f}, p99 {ratio_of_medians['p99_us']:.2f}")
         verdict = "holds" if ratio["mean_us"] <= TARGET_RATIO else "DOES NOT HOLD"
-        print(f"ratio remit/noop added latency: mean {ratio['mean_us']:.2f}, p50 {ratio['p50_us']:.2f}, "
-              f"p99 {ratio['p99_us']:.2f}; target <= {TARGET_RATIO} (mean): {verdict}")
+        print(f"ratio remit/noop added latency, median over rounds: mean {ratio['mean_us']:.2f}, "
+              f"p50 {ratio['p50_us']:.2f}, p99 {ratio['p99_us']:.2f}; target <= {TARGET_RATIO} (mean): {verdict}")
     return 1 if failed else 0
 
 
