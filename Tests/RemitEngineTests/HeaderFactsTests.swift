@@ -58,6 +58,18 @@ import Testing
       let decoded = bytes.withUTF8 { GovernedRequest.HTTPRequest.decimal($0) }
       #expect(decoded == Int(text.trimmingOptionalWhitespace()), "\(text.debugDescription)")
     }
+    // And random ones: signs, spaces, tabs, digits, other bytes, runs long enough to overflow.
+    var generator = SystemRandomNumberGenerator()
+    let alphabet: [Character] = ["0", "1", "5", "9", "+", "-", " ", "\t", "a", "x", ".", "\u{A0}", "٣"]
+    for _ in 0..<20_000 {
+      let length = Int.random(in: 0...24, using: &generator)
+      let text = String(
+        (0..<length).map { _ in Bool.random(using: &generator) ? "7" : alphabet.randomElement(using: &generator) ?? "0"
+        })
+      var bytes = text
+      let decoded = bytes.withUTF8 { GovernedRequest.HTTPRequest.decimal($0) }
+      #expect(decoded == Int(text.trimmingOptionalWhitespace()), "\(text.debugDescription)")
+    }
     for flag in [
       "true", "TRUE", "True", "tRuE", "true ", " true", "false", "", "tru", "truee", "t\u{0301}rue", "\u{212A}",
     ] {

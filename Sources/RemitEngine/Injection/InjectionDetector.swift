@@ -106,5 +106,4 @@ public struct InjectionDetector: Sendable {
     let wordBytes = ((atLeastA & ~pastZ) | (atLeastZero & ~pastNine)) & highs
     return (~wordBytes & highs) | (word & highs)
   }
-
 }

@@ -122,19 +122,18 @@ public struct JSONRPCPayload: Sendable {
     return Message(kind: .response, method: nil, idJSON: idJSON, params: nil)
   }
 
-  /// `paramString(_:_:)` for a key known when compiling (`name`, `uri`): what the engine asks.
-  public func paramString(_ message: Message, _ key: StaticString) -> String? {
-    guard let params = message.params, let value = tape.value(forKey: key, inObject: params),
-      tape[value].kind == .string
-    else { return nil }
-    return tape.string(value)
-  }
-
   /// A string member of a message's params object, such as `name` or `uri`.
   public func paramString(_ message: Message, _ key: String) -> String? {
-    guard let params = message.params, let value = tape.value(forKey: key, inObject: params),
-      tape[value].kind == .string
-    else { return nil }
-    return tape.string(value)
+    stringValue(message.params.flatMap { tape.value(forKey: key, inObject: $0) })
+  }
+
+  /// `paramString(_:_:)` for a key known when compiling (`name`, `uri`): what the engine asks.
+  public func paramString(_ message: Message, _ key: StaticString) -> String? {
+    stringValue(message.params.flatMap { tape.value(forKey: key, inObject: $0) })
+  }
+
+  private func stringValue(_ index: Int?) -> String? {
+    guard let index, tape[index].kind == .string else { return nil }
+    return tape.string(index)
   }
 }

@@ -128,10 +128,20 @@ public struct JSONTape: Sendable {
 
   /// The value of `key` in the object at `index`, if any.
   public func value(forKey key: String, inObject index: Int) -> Int? {
+    var key = key
+    return key.withUTF8 { value(forKey: $0, inObject: index) }
+  }
+
+  /// `value(forKey:inObject:)` for a key known when compiling: no `String` per comparison.
+  public func value(forKey key: StaticString, inObject index: Int) -> Int? {
+    key.withUTF8Buffer { value(forKey: $0, inObject: index) }
+  }
+
+  func value(forKey key: UnsafeBufferPointer<UInt8>, inObject index: Int) -> Int? {
     guard nodes[index].kind == .object else { return nil }
     var iterator = children(of: index).makeIterator()
     while let keyIndex = iterator.next(), let valueIndex = iterator.next() {
-      if stringEquals(keyIndex, key) { return valueIndex }
+      if stringEquals(keyIndex, utf8: key) { return valueIndex }
     }
     return nil
   }
@@ -151,44 +161,27 @@ public struct JSONTape: Sendable {
     return String(decoding: bytes[range], as: UTF8.self)
   }
 
+  /// Whether the string node at `index` decodes to `text`.
   public func stringEquals(_ index: Int, _ text: String) -> Bool {
-    let node = nodes[index]
-    guard node.kind == .string else { return false }
-    let range = Int(node.start)..<Int(node.end)
-    if node.escaped { return JSONTape.unescape(bytes[range]).elementsEqual(text.utf8) }
-    // Lengths first: most keys differ in length from the one asked for.
-    guard range.count == text.utf8.count else { return false }
     var text = text
-    return text.withUTF8 { expected in
-      bytes.withUnsafeBufferPointer { all in
-        guard let base = all.baseAddress, let other = expected.baseAddress else { return range.isEmpty }
-        return memcmp(base + range.lowerBound, other, range.count) == 0
-      }
-    }
-  }
-
-  /// `value(forKey:inObject:)` for a key known when compiling: no `String` per comparison.
-  public func value(forKey key: StaticString, inObject index: Int) -> Int? {
-    guard nodes[index].kind == .object else { return nil }
-    var iterator = children(of: index).makeIterator()
-    while let keyIndex = iterator.next(), let valueIndex = iterator.next() {
-      if stringEquals(keyIndex, key) { return valueIndex }
-    }
-    return nil
+    return text.withUTF8 { stringEquals(index, utf8: $0) }
   }
 
   /// `stringEquals(_:_:)` for text known when compiling.
   public func stringEquals(_ index: Int, _ text: StaticString) -> Bool {
+    text.withUTF8Buffer { stringEquals(index, utf8: $0) }
+  }
+
+  func stringEquals(_ index: Int, utf8 expected: UnsafeBufferPointer<UInt8>) -> Bool {
     let node = nodes[index]
     guard node.kind == .string else { return false }
     let range = Int(node.start)..<Int(node.end)
-    return text.withUTF8Buffer { expected in
-      if node.escaped { return JSONTape.unescape(bytes[range]).elementsEqual(expected) }
-      guard range.count == expected.count else { return false }
-      return bytes.withUnsafeBufferPointer { all in
-        guard let base = all.baseAddress, let other = expected.baseAddress else { return range.isEmpty }
-        return memcmp(base + range.lowerBound, other, range.count) == 0
-      }
+    if node.escaped { return JSONTape.unescape(bytes[range]).elementsEqual(expected) }
+    // Lengths first: most keys differ in length from the one asked for.
+    guard range.count == expected.count else { return false }
+    return bytes.withUnsafeBufferPointer { all in
+      guard let base = all.baseAddress, let other = expected.baseAddress else { return range.isEmpty }
+      return memcmp(base + range.lowerBound, other, range.count) == 0
     }
   }
 
